@@ -1,0 +1,144 @@
+"""Shared pieces of the SIP tests: test signals and the per-window correlation that judges audio."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import soxr
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = 90.0) -> T:
+    """Run one test scenario in a fresh event loop, bounded in time."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def voice_like(seconds: float, rate: int = 8000, seed: int = 1) -> np.ndarray:
+    """Band-limited noise (300-3400 Hz) in syllable-like bursts: a sharp correlation peak, phone band."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / rate)
+    spec[(f < 300) | (f > 3400)] = 0
+    x = np.fft.irfft(spec, n)
+    t = np.arange(n) / rate
+    envelope = 0.35 + 0.65 * np.abs(np.sin(2 * np.pi * 2.3 * t + rng.uniform(0, np.pi)))
+    x = x / np.abs(x).max() * envelope * 0.5
+    return (x * 32767).astype(np.int16)
+
+
+def to_rate(pcm: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    return soxr.resample(pcm.astype(np.float32), rate_in, rate_out).astype(np.float32)
+
+
+def best_lag(ref: np.ndarray, got: np.ndarray) -> int:
+    """Samples by which `got` is delayed relative to `ref` (FFT cross-correlation)."""
+    n = 1 << int(np.ceil(np.log2(len(ref) + len(got))))
+    xc = np.fft.irfft(np.fft.rfft(got, n) * np.conj(np.fft.rfft(ref, n)), n)
+    lag = int(np.argmax(xc))
+    return lag if lag < n - len(ref) else lag - n
+
+
+def _aligned_corr(ref: np.ndarray, got: np.ndarray, at: int, slack: int, step: int) -> float:
+    """Best correlation of `ref` with `got` placed at `at` +/- `slack` samples."""
+    best = -1.0
+    for d in range(-slack, slack + 1, step):
+        s = at + d
+        cut = max(0, -s)  # the stream may start a few ms into the reference: compare the overlap
+        if len(ref) - cut < len(ref) // 2 or s + len(ref) > len(got):
+            continue
+        g = got[s + cut:s + len(ref)]
+        if g.std() > 0:
+            best = max(best, float(np.corrcoef(ref[cut:], g)[0, 1]))
+    return best
+
+
+def window_correlations(ref: np.ndarray, got: np.ndarray, rate: int, window_s: float = 1.0,
+                        slack_s: float = 0.08) -> list[float]:
+    """How well each `window_s` of `ref` came through in `got`: the median correlation of its five
+    sub-windows, each aligned on its own within `slack_s` of the overall delay.
+
+    A jitter buffer that drops or inserts a 10 ms frame shifts the rest of the stream: a whole-file score
+    then collapses although every stretch of audio is right, and a window holding the slip loses half
+    its score. The median over sub-windows still fails a window that is mostly wrong or silent.
+    """
+    ref = ref.astype(np.float64)
+    got = got.astype(np.float64)
+    lag = best_lag(ref, got)
+    win, sub = int(window_s * rate), int(window_s * rate) // 5
+    slack, step = int(slack_s * rate), max(1, rate // 8000)
+    out = []
+    for start in range(0, len(ref) - win + 1, win):
+        if np.sqrt(np.mean(ref[start:start + win] ** 2)) < 50:  # silent stretch: nothing to compare
+            continue
+        subs = [_aligned_corr(ref[s:s + sub], got, s + lag, slack, step)
+                for s in range(start, start + win, sub)]
+        out.append(float(np.median(subs)))
+    return out
+
+
+# --- peers in their own processes ---------------------------------------------------------------------
+
+BARESIP_CONFIG = """poll_method epoll
+sip_listen 127.0.0.1:0
+net_interface 127.0.0.1
+audio_player aufile,/dev/null
+audio_source aufile,{play}
+audio_alert aufile,/dev/null
+module_path /usr/lib/baresip/modules
+module g711.so
+module g722.so
+module aufile.so
+module sndfile.so
+module account.so
+module menu.so
+snd_path {rec}
+"""
+
+
+async def run_baresip(workdir: Path, uri: str, play: Path, codec: str, seconds: float) -> Path:
+    """Call `uri` with baresip playing `play` (8 kHz mono WAV); return the WAV of what it heard."""
+    rec = workdir / "rec"
+    rec.mkdir(parents=True, exist_ok=True)
+    (workdir / "config").write_text(BARESIP_CONFIG.format(play=play, rec=rec))
+    name = {"G722": "G722/16000/1"}.get(codec, codec)  # baresip assumes 8000 Hz unless told
+    (workdir / "accounts").write_text(f"<sip:baresip@127.0.0.1>;regint=0;audio_codecs={name}\n")
+    proc = await asyncio.create_subprocess_exec(
+        "baresip", "-f", str(workdir), "-e", f"/dial {uri}", "-t", str(int(seconds)),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), seconds + 10)
+    dumps = sorted(rec.glob("dump-*-dec.wav"))
+    assert dumps, f"baresip recorded nothing:\n{out.decode(errors='replace')[-2000:]}"
+    return dumps[-1]
+
+
+class CallerProcess:
+    """`python -m telephony.caller` in its own process (its own pjsua2 endpoint)."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> str | None:
+        """Start it; with --listen, return the URI it listens on."""
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "telephony.caller", *self.args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        if "--listen" not in self.args:
+            return None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 15)
+        assert line.startswith(b"LISTENING "), line
+        return line.split()[1].decode()
+
+    async def result(self, timeout: float = 60) -> dict:
+        """Wait for it to finish; its last stdout line is the JSON summary."""
+        out, err = await asyncio.wait_for(self.proc.communicate(), timeout)
+        assert self.proc.returncode == 0, err.decode(errors="replace")[-3000:]
+        return json.loads(out.decode().strip().splitlines()[-1])

@@ -1,0 +1,238 @@
+"""Call mechanics on the file transport: turn-taking, barge-in, the greeting, silence, bad files.
+
+Caller audio is real speech (the packaged neural voice) so the real VAD decides the turns. The engines
+behind it are small fakes here — these tests are about when the bot speaks and stops; the same flows run
+on the real engines in test_replay.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asr.base import Recognition, Recognizer, RecognizerCapabilities
+from tts.base import Synthesizer, SynthesizerCapabilities
+from voicebot.clock import FastClock
+from voicebot.config import Settings
+from voicebot.engines import Engines
+from voicebot.file_transport import FileTransport
+from voicebot.pcm import AudioFileError, resample, to_int16, write_wav
+from voicebot.session import CallSession
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def speech() -> np.ndarray:
+    from hibari import Hibari
+
+    x = Hibari()("Hello, I would like to know where my order is, please.")
+    return resample(x, 24000, RATE)
+
+
+def build_call(path: Path, parts: list[tuple[float, np.ndarray | None]], length_s: float) -> Path:
+    """A caller-side WAV: `parts` are (start second, audio) placed on low line noise."""
+    rng = np.random.default_rng(0)
+    out = rng.normal(0, 0.0005, int(length_s * RATE)).astype(np.float32)
+    for start, audio in parts:
+        i = int(start * RATE)
+        out[i : i + len(audio)] += audio[: len(out) - i]
+    write_wav(path, to_int16(out).tobytes())
+    return path
+
+
+class ScriptedRecognizer(Recognizer):
+    capabilities = RecognizerCapabilities("scripted", streaming=False, sample_rates=(RATE,), languages=("en",))
+
+    def __init__(self) -> None:
+        self.heard: list[float] = []
+
+    def transcribe(self, pcm: bytes, sample_rate: int = RATE) -> Recognition:
+        self.heard.append(len(pcm) / 2 / RATE)
+        return Recognition(text=f"utterance {len(self.heard)}")
+
+
+class ToneVoice(Synthesizer):
+    """0.5 s of tone per word: long replies are easy to make, and the bot's audio is easy to find."""
+
+    capabilities = SynthesizerCapabilities("tone", sample_rate=RATE, voices=("tone",))
+
+    def synthesize_clause(self, text: str) -> np.ndarray:
+        n = int(0.5 * RATE * len(text.split()))
+        return 0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / RATE).astype(np.float32)
+
+    def speak(self, text: str) -> Iterator[bytes]:
+        for clause in text.split(","):
+            if clause.strip():
+                yield to_int16(self.synthesize_clause(clause)).tobytes()
+
+
+@dataclass
+class Turn:
+    text: str
+    intent: str = "greeting"
+    slots: dict = field(default_factory=dict)
+    act: str = "x"
+    index: int = 0
+    generator: str = "template"
+    confidence: float | None = None
+    end_call: bool = False
+    transfer_to: str | None = None
+    interruptible: bool = True
+    expecting: str | None = None
+
+
+class FakeConversation:
+    def __init__(self, greeting_words: int, reply_words: int) -> None:
+        self.greeting_words, self.reply_words = greeting_words, reply_words
+        self.said: list[str] = []
+        self.silences = 0
+        self.closed: str | None = None
+        self.interaction_id = 1
+
+    def greet(self) -> Turn:
+        return Turn(" ".join(["hello"] * self.greeting_words), interruptible=False)
+
+    def respond(self, text: str) -> Turn:
+        self.said.append(text)
+        return Turn(" ".join(["answer"] * self.reply_words), intent="order_status", index=len(self.said))
+
+    def keypress(self, digit: str) -> Turn | None:
+        return None
+
+    def no_input(self) -> Turn:
+        self.silences += 1
+        return Turn("are you there", end_call=self.silences >= 2, index=100 + self.silences)
+
+    def record_turn_timings(self, index: int, timings: dict, interrupted: bool = False) -> None:
+        pass
+
+    def close(self, outcome: str | None = None, recording_path: str | None = None) -> None:
+        self.closed = outcome or "ended"
+
+
+class FakeDialogue:
+    def __init__(self, conv: FakeConversation) -> None:
+        self.conv = conv
+
+    def start(self, caller_id: str | None, **kw: object) -> FakeConversation:
+        return self.conv
+
+
+class FakeStore:
+    def interaction(self, interaction_id: int) -> None:
+        return None
+
+
+def run_call(wav: Path, conv: FakeConversation, settings: Settings | None = None):
+    engines = Engines(ScriptedRecognizer(), ToneVoice(), FakeDialogue(conv), FakeStore())
+    transport = FileTransport(wav)
+    result = asyncio.run(CallSession(transport, engines, settings or Settings(), FastClock()).run())
+    bot = np.frombuffer(transport.bot_audio(), dtype=np.int16)
+    return result, bot, engines.recognizer
+
+
+def speaking_spans(bot: np.ndarray) -> list[tuple[float, float]]:
+    """(start s, end s) of each stretch of bot audio on the line, 20 ms resolution."""
+    frames = bot[: len(bot) // 320 * 320].reshape(-1, 320)
+    on = np.abs(frames).max(axis=1) > 1000
+    spans, start = [], None
+    for i, v in enumerate(on):
+        if v and start is None:
+            start = i
+        if not v and start is not None:
+            spans.append((start * 0.02, i * 0.02))
+            start = None
+    if start is not None:
+        spans.append((start * 0.02, len(on) * 0.02))
+    return spans
+
+
+def test_bot_answers_after_the_caller_stops(tmp_path: Path, speech: np.ndarray) -> None:
+    wav = build_call(tmp_path / "call.wav", [(3.0, speech)], 12.0)
+    conv = FakeConversation(greeting_words=2, reply_words=4)
+    result, bot, asr = run_call(wav, conv)
+    assert conv.said == ["utterance 1"]
+    turn = result.caller_turns[0]
+    speech_end = 3.0 + len(speech) / RATE
+    assert abs(turn.start_s - 3.0) < 0.4 and abs(turn.end_s - speech_end) < 0.5
+    spans = speaking_spans(bot)
+    assert spans[0][0] < 0.5  # the greeting starts at once
+    answer = spans[1]
+    assert answer[0] > turn.end_s  # never talks over the caller
+    assert answer[0] - turn.end_s < 1.5
+    assert abs((answer[1] - answer[0]) - 2.0) < 0.1  # the whole 4-word answer was played
+    assert result.ended_by == "input ended" and conv.closed
+
+
+def test_barge_in_stops_the_bot_within_a_frame(tmp_path: Path, speech: np.ndarray) -> None:
+    # The answer is 10 s long; the caller speaks again 2 s into it.
+    first_end = 2.0 + len(speech) / RATE
+    wav = build_call(tmp_path / "barge.wav", [(2.0, speech), (first_end + 3.0, speech)], 30.0)
+    conv = FakeConversation(greeting_words=1, reply_words=20)
+    result, bot, _ = run_call(wav, conv)
+    first, second = result.caller_turns[:2]
+    assert first.interrupted and not second.interrupted
+    spans = speaking_spans(bot)
+    cut = [s for s in spans if s[0] > first.end_s][0]
+    # The caller's voice started at second.start_s; the bot stopped once barge_in_ms of it was heard.
+    detect = second.start_s + Settings().turns.barge_in_ms / 1000
+    assert cut[1] <= detect + 0.1
+    assert conv.said == ["utterance 1", "utterance 2"]
+
+
+def test_the_greeting_cannot_be_interrupted(tmp_path: Path, speech: np.ndarray) -> None:
+    # The caller talks 0.5 s into a 4 s greeting (as line echo would): the greeting plays out, no turn.
+    wav = build_call(tmp_path / "echo.wav", [(0.5, speech[: RATE * 2])], 10.0)
+    conv = FakeConversation(greeting_words=8, reply_words=2)
+    result, bot, _ = run_call(wav, conv)
+    assert speaking_spans(bot)[0][1] >= 3.9
+    assert conv.said == [] and result.caller_turns == []
+
+
+def test_silent_caller_is_prompted_then_the_bot_hangs_up(tmp_path: Path) -> None:
+    wav = build_call(tmp_path / "silent.wav", [], 40.0)
+    conv = FakeConversation(greeting_words=1, reply_words=1)
+    result, _, _ = run_call(wav, conv)
+    assert conv.silences == 2
+    assert result.ended_by == "bot"
+    assert result.duration_s < 25
+
+
+def test_fast_clock_replays_faster_than_real_time(tmp_path: Path, speech: np.ndarray) -> None:
+    import time
+
+    wav = build_call(tmp_path / "fast.wav", [(2.0, speech)], 20.0)
+    t = time.perf_counter()
+    run_call(wav, FakeConversation(1, 2))
+    assert time.perf_counter() - t < 10.0  # 20 s of call audio
+
+
+@pytest.mark.parametrize(
+    "content,reason",
+    [(b"", "empty file"), (b"RIFF\x00\x00\x00\x00WAVEjunkjunk", "not a readable audio file"),
+     (b"hello, this is a text file", "not a readable audio file")],
+)
+def test_bad_wav_gives_one_line_error_naming_the_file(tmp_path: Path, content: bytes, reason: str) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(content)
+    with pytest.raises(AudioFileError) as err:
+        FileTransport(bad)
+    msg = str(err.value)
+    assert str(bad) in msg and reason in msg and "\n" not in msg
+
+
+def test_any_wav_format_is_converted_once(tmp_path: Path, speech: np.ndarray) -> None:
+    import soundfile as sf
+
+    x8 = resample(speech, RATE, 8000)
+    sf.write(tmp_path / "u8.wav", np.stack([x8, x8], axis=1), 8000, subtype="PCM_U8")
+    sf.write(tmp_path / "f32.wav", resample(speech, RATE, 44100), 44100, subtype="FLOAT")
+    for name in ("u8.wav", "f32.wav"):
+        t = FileTransport(tmp_path / name)
+        assert abs(t.duration_s - len(speech) / RATE) < 0.05

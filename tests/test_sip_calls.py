@@ -1,0 +1,184 @@
+"""Calls into the SIP server from sipp, a real SIP stack with its own RTP, on loopback.
+
+Each test starts a `SipServer` (ephemeral port) with the stand-in `Responder` as the bot and checks what
+a caller-facing user would: the call is answered, the caller's audio and keys reach the bus, bad calls are
+refused with the right status, and nothing that arrives on the wire takes the server down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import numpy as np
+import pytest
+from sip_support import run, to_rate, voice_like, window_correlations
+
+from telephony import sipp
+from telephony.responder import Responder, tone
+from telephony.server import SipServer
+from telephony.settings import SipSettings
+from voicebot.frames import HangUp, InputEnded
+
+pytestmark = [
+    pytest.mark.sip,
+    pytest.mark.slow,
+    pytest.mark.skipif(sipp.SIPP is None, reason="sipp (Debian sip-tester) is not installed"),
+]
+
+
+async def _call(scenario: str, responder: Responder | None = None, local_ip: str = "127.0.0.1",
+                wait_end: bool = True, **settings: object) -> tuple[sipp.SippResult, Responder, SipServer]:
+    responder = responder or Responder(greeting=tone(seconds=1.0))
+    async with SipServer(SipSettings(port=0, **settings), responder) as server:
+        res = await sipp.run_sipp(f"127.0.0.1:{server.port}", scenario, local_ip=local_ip, timeout_s=20)
+        if wait_end and responder.calls:
+            await asyncio.wait_for(responder.finished.wait(), 5)
+    return res, responder, server
+
+
+def test_sipp_call_is_answered_and_caller_audio_reaches_the_bus(tmp_path):
+    said = voice_like(3.0, seed=3)
+    pcap = tmp_path / "said.pcap"
+    sipp.write_rtp_pcap(pcap, said, "PCMA")
+    res, responder, _ = run(_call(sipp.uac([sipp.play(pcap, 3400)], sipp.sdp({8: "PCMA/8000"}))))
+
+    assert res.ok, res.errors or res.out
+    call = responder.calls[0]
+    assert call.caller_id == "sipp" and call.direction == "inbound" and call.codec == "PCMA"
+    assert isinstance(call.ended, HangUp) and call.ended.by == "caller"
+    # 20 ms frames at the bus rate, paced by the clock (no burst, no gap)
+    assert len(call.heard) % 640 == 0
+    steps = np.diff(call.frame_times)
+    assert len(steps) > 150 and np.median(steps) == pytest.approx(0.02, abs=0.004)
+    assert call.energetic_frames() > 120  # ~3 s of the caller talking
+    heard = np.frombuffer(bytes(call.heard), dtype=np.int16)
+    scores = window_correlations(to_rate(said, 8000, 16000), heard, 16000)
+    assert len(scores) >= 2 and min(scores) > 0.9, scores
+
+
+def test_stock_sipp_uac_pcap_scenario():
+    """sipp's own `uac_pcap`: 8 s of G.711 A-law speech from the Debian pcap, then an RFC 2833 '1'."""
+
+    async def scenario() -> tuple[sipp.SippResult, Responder]:
+        responder = Responder(greeting=tone(seconds=1.0))
+        async with SipServer(SipSettings(port=0), responder) as server:
+            res = await sipp.run_sipp(f"127.0.0.1:{server.port}", builtin="uac_pcap", timeout_s=25)
+            await asyncio.wait_for(responder.finished.wait(), 5)
+        return res, responder
+
+    res, responder = run(scenario())
+    assert res.ok, res.errors or res.out
+    call = responder.calls[0]
+    assert call.keys == ["1"] and isinstance(call.ended, HangUp)
+    assert call.energetic_frames() > 200  # several seconds of speech reached the bus
+
+
+def test_rfc2833_and_sip_info_dtmf_become_key_presses():
+    steps = [sipp.play(sipp.DEBIAN_PCAPS / "dtmf_2833_7.pcap", 500), sipp.info_dtmf("5", 2),
+             sipp.pause(200), sipp.info_dtmf("#", 3), sipp.pause(300)]
+    res, responder, _ = run(_call(sipp.uac(steps)))
+    assert res.ok, res.errors or res.out
+    assert responder.calls[0].keys == ["7", "5", "#"]
+
+
+def test_invite_from_a_network_not_allowed_gets_403():
+    # sipp calls from 127.0.0.2: loopback, but outside the one address we allow
+    res, responder, server = run(
+        _call(sipp.uac([], expect=403), local_ip="127.0.0.2", allowed_networks=("127.0.0.1/32",))
+    )
+    assert res.ok, res.errors or res.out
+    assert responder.calls == []
+    assert [code for code, _ in server.rejected] == [403]
+
+
+def test_offer_without_a_common_codec_gets_488():
+    # GSM and speex are in the pjsua2 wheel but not in our codec list: pjsua must refuse them itself
+    offer = sipp.sdp({3: "GSM/8000", 97: "speex/8000"})
+    res, responder, server = run(_call(sipp.uac([], offer, expect=488)))
+    assert res.ok, res.errors or res.out
+    assert responder.calls == []
+    assert 488 in [code for code, _ in server.endpoint.rejected]
+
+
+def test_rtp_that_stops_mid_call_ends_input_and_the_call(tmp_path):
+    pcap = tmp_path / "short.pcap"
+    sipp.write_rtp_pcap(pcap, voice_like(1.0), "PCMU")
+    # sipp plays 1 s of audio, then sends nothing and waits for our BYE
+    scenario = sipp.uac([sipp.play(pcap, 1000), sipp.expect_bye(8000)], sipp.sdp({0: "PCMU/8000"}))
+    responder = Responder()
+    res, responder, _ = run(_call(scenario, responder, rtp_timeout_s=1.5))
+    assert res.ok, res.errors or res.out  # sipp got our BYE and answered it
+    ended = responder.calls[0].ended
+    assert isinstance(ended, InputEnded) and "RTP" in ended.reason
+    assert 2.0 < ended.t < 6.0
+
+
+def test_fifth_simultaneous_call_gets_486(tmp_path):
+    pcap = tmp_path / "hold.pcap"
+    sipp.write_rtp_pcap(pcap, voice_like(4.0), "PCMA")
+    hold = sipp.uac([sipp.play(pcap, 4000)], sipp.sdp({8: "PCMA/8000"}))
+
+    async def scenario() -> tuple[sipp.SippResult, sipp.SippResult, Responder, SipServer]:
+        responder = Responder()
+        async with SipServer(SipSettings(port=0), responder) as server:
+            target = f"127.0.0.1:{server.port}"
+            four = asyncio.ensure_future(sipp.run_sipp(target, hold, calls=4, limit=4, rate=50, timeout_s=20))
+            while len(server.transports) < 4 and not four.done():
+                await asyncio.sleep(0.05)
+            fifth = await sipp.run_sipp(target, sipp.uac([], expect=486), timeout_s=10)
+            return await four, fifth, responder, server
+
+    four, fifth, responder, server = run(scenario())
+    assert fifth.ok, fifth.errors or fifth.out
+    assert four.ok, four.errors or four.out
+    assert len(responder.calls) == 4
+    assert 486 in [code for code, _ in server.endpoint.rejected]  # pjsua's own PJSUA_MAX_CALLS
+
+
+def test_max_calls_setting_below_the_wheel_limit_gives_486(tmp_path):
+    pcap = tmp_path / "hold.pcap"
+    sipp.write_rtp_pcap(pcap, voice_like(2.0), "PCMA")
+    hold = sipp.uac([sipp.play(pcap, 2500)], sipp.sdp({8: "PCMA/8000"}))
+
+    async def scenario() -> tuple[sipp.SippResult, sipp.SippResult, SipServer]:
+        async with SipServer(SipSettings(port=0, max_calls=1), Responder()) as server:
+            target = f"127.0.0.1:{server.port}"
+            first = asyncio.ensure_future(sipp.run_sipp(target, hold, timeout_s=15))
+            while not server.transports and not first.done():
+                await asyncio.sleep(0.05)
+            second = await sipp.run_sipp(target, sipp.uac([], expect=486), timeout_s=10)
+            return await first, second, server
+
+    first, second, server = run(scenario())
+    assert first.ok and second.ok, (first.errors, second.errors)
+    assert [code for code, _ in server.rejected] == [486]
+
+
+GARBAGE = [
+    b"\x00\xff\x13garbage\r\n\r\n",
+    b"INVITE sip:bot@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKtrunc\r\nFrom: <sip",
+    b"INVITE sip:bot@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKbad\r\n"
+    b"From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:bot@127.0.0.1>\r\nCall-ID: bad-sdp\r\nCSeq: 1 INVITE\r\n"
+    b"Contact: <sip:x@127.0.0.1:5999>\r\nContent-Type: application/sdp\r\n"
+    b"Content-Length: 9000\r\n\r\nv=0\r\nm=",
+    b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKnone\r\nCSeq: 1 INVITE\r\n\r\n",
+    bytes(range(256)) * 4,
+]
+
+
+def test_malformed_sip_leaves_the_server_answering(tmp_path):
+    async def scenario() -> tuple[sipp.SippResult, Responder]:
+        responder = Responder()
+        async with SipServer(SipSettings(port=0), responder) as server:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for junk in GARBAGE:
+                    s.sendto(junk, ("127.0.0.1", server.port))
+            await asyncio.sleep(0.3)
+            res = await sipp.run_sipp(f"127.0.0.1:{server.port}", sipp.uac([sipp.pause(300)]), timeout_s=10)
+            await asyncio.wait_for(responder.finished.wait(), 5)
+        return res, responder
+
+    res, responder = run(scenario())
+    assert res.ok, res.errors or res.out
+    assert len(responder.calls) == 1

@@ -1,0 +1,191 @@
+"""Call and server lifecycle against real peers: who hangs up, shutdown with calls up, registration,
+TCP and TLS, and outgoing calls that do not get through."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sip_support import CallerProcess, run, voice_like
+
+from telephony import sipp
+from telephony.dialog import CallFailed
+from telephony.responder import Responder, tone
+from telephony.server import SipServer
+from telephony.settings import SipSettings
+from voicebot.frames import HangUp
+
+pytestmark = [
+    pytest.mark.sip,
+    pytest.mark.slow,
+    pytest.mark.skipif(sipp.SIPP is None, reason="sipp (Debian sip-tester) is not installed"),
+]
+
+
+def test_bot_ending_the_call_sends_bye():
+    responder = Responder(greeting=tone(seconds=0.5), hangup_after_s=1.0)
+
+    async def scenario():
+        async with SipServer(SipSettings(port=0), responder) as server:
+            bye = sipp.uac([sipp.expect_bye(5000)])
+            res = await sipp.run_sipp(f"127.0.0.1:{server.port}", bye, timeout_s=10)
+            await asyncio.wait_for(responder.finished.wait(), 5)
+        return res
+
+    res = run(scenario())
+    assert res.ok, res.errors or res.out
+    assert responder.calls[0].ended is None  # the bot left: no HangUp from the caller
+
+
+def test_stopping_the_server_hangs_up_live_calls_and_it_can_start_again(tmp_path):
+    pcap = tmp_path / "long.pcap"
+    sipp.write_rtp_pcap(pcap, voice_like(6.0), "PCMA")
+    scenario_xml = sipp.uac([sipp.play(pcap, 0), sipp.expect_bye(8000)], sipp.sdp({8: "PCMA/8000"}))
+
+    async def scenario():
+        responder = Responder(greeting=tone(seconds=5.0))
+        server = SipServer(SipSettings(port=0), responder)
+        await server.start()
+        calls = asyncio.ensure_future(
+            sipp.run_sipp(f"127.0.0.1:{server.port}", scenario_xml, calls=2, limit=2, timeout_s=15))
+        while len(responder.calls) < 2 and not calls.done():
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        await server.aclose()  # two calls up, audio flowing both ways
+        first = await calls
+        # the same process brings a new SIP stack up and answers again
+        responder2 = Responder()
+        async with SipServer(SipSettings(port=0), responder2) as again:
+            second = await sipp.run_sipp(f"127.0.0.1:{again.port}", sipp.uac([sipp.pause(300)]), timeout_s=10)
+            await asyncio.wait_for(responder2.finished.wait(), 5)
+        return first, second, responder, responder2
+
+    first, second, responder, responder2 = run(scenario())
+    assert first.ok, first.errors or first.out  # both callers got our BYE
+    assert len(responder.calls) == 2
+    assert second.ok and len(responder2.calls) == 1
+
+
+def test_registration_with_digest_credentials():
+    async def scenario(password: str):
+        port = sipp.free_port()
+        registrar = sipp.registrar("s3cret")
+        reg = asyncio.ensure_future(sipp.run_sipp(None, registrar, local_port=port, timeout_s=20))
+        await asyncio.sleep(0.3)
+        settings = SipSettings(port=0, registrar=f"sip:127.0.0.1:{port}", username="bot", password=password)
+        async with SipServer(settings) as server:
+            status = await server.wait_registered(10)
+        if status[0] != 200:
+            reg.cancel()
+            return status, None
+        return status, await reg
+
+    (code, _), reg = run(scenario("s3cret"))
+    assert code == 200
+    assert reg.ok, reg.errors or reg.out  # the registrar checked our digest, and we un-registered at stop
+    (code, _), _ = run(scenario("wrong"))
+    assert code == 403
+
+
+def test_tcp_transport_answers_a_call():
+    responder = Responder(greeting=tone(seconds=0.5))
+
+    async def scenario():
+        async with SipServer(SipSettings(port=0, transport="tcp"), responder) as server:
+            res = await sipp.run_sipp(f"127.0.0.1:{server.port}", sipp.uac([sipp.pause(500)]),
+                                      timeout_s=10, extra=("-t", "t1"))
+            await asyncio.wait_for(responder.finished.wait(), 5)
+        return res
+
+    res = run(scenario())
+    assert res.ok, res.errors or res.out
+    assert isinstance(responder.calls[0].ended, HangUp)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_tls_call_between_two_processes(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    sf.write(str(tmp_path / "says.wav"), voice_like(1.5), 8000, subtype="PCM_16")
+    responder = Responder(greeting=tone(seconds=1.0))
+
+    async def scenario():
+        settings = SipSettings(port=0, transport="tls", tls_cert=str(cert), tls_key=str(key))
+        async with SipServer(settings, responder) as server:
+            assert server.uri.startswith("sips:")
+            caller = CallerProcess(server.uri, "--transport", "tls", "--tls-cert", str(cert), "--tls-key",
+                                   str(key), "--play", str(tmp_path / "says.wav"), "--tail", "0.5")
+            await caller.start()
+            summary = await caller.result()
+            await asyncio.wait_for(responder.finished.wait(), 5)
+        return summary
+
+    summary = run(scenario())
+    assert summary["legs"][0]["heard_rms"] > 300  # the tone came through
+    assert responder.calls[0].energetic_frames() > 40
+
+
+def test_outgoing_call_failures_are_reported_not_raised_raw():
+    busy = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="busy">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+      SIP/2.0 486 Busy Here
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+    async def scenario():
+        port = sipp.free_port()
+        peer = asyncio.ensure_future(sipp.run_sipp(None, busy, local_port=port, timeout_s=10))
+        await asyncio.sleep(0.3)
+        errors = []
+        async with SipServer(SipSettings(port=0)) as server:
+            for uri, timeout in ((f"sip:busy@127.0.0.1:{port}", 5), ("not a uri", 5),
+                                 (f"sip:nobody@127.0.0.1:{sipp.free_port()}", 2)):
+                try:
+                    await server.call(uri, timeout=timeout)
+                except (CallFailed, ValueError) as e:
+                    errors.append(e)
+            left = len(server.endpoint.live_calls)
+        return errors, left, await peer
+
+    errors, left, peer = run(scenario())
+    assert [type(e) for e in errors] == [CallFailed, ValueError, CallFailed]
+    assert "486" in str(errors[0]) and "not a valid SIP URI" in str(errors[1])
+    assert all("\n" not in str(e) for e in errors)
+    assert left == 0
+    assert peer.ok, peer.errors
+
+
+def test_recording_holds_both_legs(tmp_path):
+    pcap = tmp_path / "said.pcap"
+    said = voice_like(2.0, seed=9)
+    sipp.write_rtp_pcap(pcap, said, "PCMU")
+    responder = Responder(greeting=tone(seconds=1.0))
+
+    async def scenario():
+        async with SipServer(SipSettings(port=0, record_dir=str(tmp_path / "rec")), responder) as server:
+            call = sipp.uac([sipp.play(pcap, 2200)], sipp.sdp({0: "PCMU/8000"}))
+            res = await sipp.run_sipp(f"127.0.0.1:{server.port}", call, timeout_s=10)
+            await asyncio.wait_for(responder.finished.wait(), 5)
+        return res
+
+    assert run(scenario()).ok
+    wav, rate = sf.read(responder.calls[0].recording, dtype="int16")
+    assert rate == 16000 and wav.shape[1] == 2
+    rms = np.sqrt((wav[: 2 * rate].astype(float) ** 2).mean(axis=0))
+    assert rms[0] > 1000 and rms[1] > 1000  # caller on the left, bot's tone on the right

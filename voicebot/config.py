@@ -1,0 +1,111 @@
+"""Settings: defaults that run offline, overridden by a TOML file and `VOICEBOT_<SECTION>_<KEY>` variables.
+
+    [crm]        url = "sqlite:///var/voicebot.db"
+    [asr]        engine = "whisper-tiny"   # whisper-tiny | whisper-base | vosk
+    [tts]        voice = "hibari"          # hibari | piper-joe | coqui
+    [turns]      end_silence_ms = 400
+    [dialogue]   transfer_target = "sip:agent@127.0.0.1:5080"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from voicebot.processors.turns import TurnSettings
+
+
+@dataclass
+class CrmSettings:
+    url: str = "sqlite:///var/voicebot.db"
+
+
+@dataclass
+class AsrSettings:
+    engine: str = "whisper-tiny"
+    device: str = "auto"
+    threads: int = 2
+    language: str = "en"
+    model_dir: str = ""  # vosk: the user-supplied model folder
+
+
+@dataclass
+class TtsSettings:
+    voice: str = "hibari"
+    threads: int = 1
+    model_path: str = ""  # coqui: operator checkpoint or Piper-format ONNX
+    config_path: str = ""
+
+
+@dataclass
+class DialogueSettings:
+    generator: str = "template"
+    company: str = "Acme"
+    transfer_target: str = ""  # SIP URI of the human queue; empty = offer a callback instead
+
+
+@dataclass
+class CallSettings:
+    max_call_s: float = 900.0
+    record_dir: str = ""
+
+
+@dataclass
+class Settings:
+    crm: CrmSettings = field(default_factory=CrmSettings)
+    asr: AsrSettings = field(default_factory=AsrSettings)
+    tts: TtsSettings = field(default_factory=TtsSettings)
+    turns: TurnSettings = field(default_factory=TurnSettings)
+    dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    call: CallSettings = field(default_factory=CallSettings)
+    extra: dict[str, Any] = field(default_factory=dict)  # sections other components own (e.g. [sip])
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _apply(obj: Any, section: str, values: dict[str, Any]) -> None:
+    known = {f.name: f for f in fields(obj)}
+    for key, value in values.items():
+        if key not in known:
+            raise SettingsError(f"[{section}] has no setting {key!r}; known: {', '.join(sorted(known))}")
+        current = getattr(obj, key)
+        if isinstance(current, bool):
+            value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+        elif isinstance(current, int | float) and isinstance(value, str):
+            try:
+                value = type(current)(value)
+            except ValueError:
+                raise SettingsError(f"[{section}] {key} must be a number, got {value!r}") from None
+        setattr(obj, key, value)
+
+
+def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file (VOICEBOT_CONFIG or `path`), then environment variables."""
+    env = dict(os.environ if env is None else env)
+    settings = Settings()
+    path = path or env.get("VOICEBOT_CONFIG")
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise SettingsError(f"{path}: {e}") from None
+    for section, values in data.items():
+        target = getattr(settings, section, None)
+        if is_dataclass(target) and isinstance(values, dict):
+            _apply(target, section, values)
+        else:
+            settings.extra[section] = values
+    for name, value in env.items():
+        if not name.startswith("VOICEBOT_") or name == "VOICEBOT_CONFIG" or name.count("_") < 2:
+            continue
+        section, key = name[len("VOICEBOT_") :].lower().split("_", 1)
+        target = getattr(settings, section, None)
+        if is_dataclass(target) and key in {f.name for f in fields(target)}:
+            _apply(target, section, {key: value})
+    return settings

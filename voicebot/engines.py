@@ -1,0 +1,80 @@
+"""The engines one process loads once and shares between its calls: recognizer, voice, dialogue, CRM."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from asr.base import Recognizer
+from tts.base import Synthesizer
+from voicebot.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engines:
+    recognizer: Recognizer
+    synthesizer: Synthesizer
+    dialogue: Any  # dialogue.DialogueManager
+    store: Any  # crm_store.CrmStore
+    load_s: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, settings: Settings, store: Any | None = None, warm: bool = True) -> Engines:
+        from asr import load_recognizer
+        from crm_store import CrmStore
+        from crm_store.demo import load_demo
+        from dialogue import DialogueManager
+        from tts import load_synthesizer
+
+        times: dict[str, float] = {}
+        t = time.perf_counter()
+        if store is None:
+            store = CrmStore.open(settings.crm.url)
+            if store.is_empty():
+                log.info("CRM at %s is empty: loading the demo dataset", settings.crm.url)
+                load_demo(store)
+        times["crm"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        a = settings.asr
+        recognizer = load_recognizer(
+            a.engine, device=a.device, threads=a.threads, language=a.language, model_dir=a.model_dir or None
+        )
+        times["asr"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        v = settings.tts
+        synthesizer = load_synthesizer(
+            v.voice, threads=v.threads, model_path=v.model_path or None, config_path=v.config_path or None
+        )
+        times["tts"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        d = settings.dialogue
+        dialogue = DialogueManager(
+            store,
+            generator=_generator(d.generator),
+            transfer_target=d.transfer_target or None,
+            company=d.company,
+        )
+        times["dialogue"] = time.perf_counter() - t
+
+        if warm:
+            # One warm-up each: the first caller turn must not pay for lazy initialisation.
+            t = time.perf_counter()
+            recognizer.warm_up()
+            synthesizer.warm_up()
+            times["warm_up"] = time.perf_counter() - t
+        return cls(recognizer, synthesizer, dialogue, store, times)
+
+
+def _generator(name: str) -> Any:
+    from dialogue import TemplateGenerator
+
+    if name in ("", "template"):
+        return TemplateGenerator()
+    raise ValueError(f"unknown reply generator {name!r}; choose: template")

@@ -14,6 +14,7 @@ from dialogue.acts import DialogueAct, ReplyContext
 from dialogue.moves import REASK
 from dialogue.orders import OrderDesk
 from dialogue.policy import Policy, relevant_slots
+from dialogue.sentiment import ANGRY_BELOW
 from dialogue.state import Decision, DialogState
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DTMF_KEYS = frozenset("0123456789*#ABCD")
+# Questions an offer of a person replaces (the caller is angry: one question at a time).
+_QUESTIONS = {"offer_more", "ask_what_else", "ask_how_help", "ask_order_number", "ask_order_number_again",
+              "ask_complaint_details", "ask_complaint_details_again", "ask_product", "ask_contact_field",
+              "rephrase", "capabilities", "offer_agent", "offer_agent_again"}
 MAX_DTMF_DIGITS = 12
 
 
@@ -32,12 +37,14 @@ class BotTurn:
     slots: dict = field(default_factory=dict)
     act: str = ""  # act names joined by "+", e.g. "order_shipped+offer_more"
     index: int = 0  # the turn index stored in the CRM (use it for record_turn_timings)
-    generator: str = "template"
-    confidence: float | None = None  # NLU confidence of the caller turn
+    generator: str = "template"  # "template" | "seq2seq" | "fallback:<reason>" (the model was asked, not used)
+    confidence: float | None = None  # the reply model's confidence when it was asked (None for templates)
     end_call: bool = False
     transfer_to: str | None = None
     interruptible: bool = True
     expecting: str | None = None  # what the bot just asked for (see dialogue.state.EXPECTING)
+    sentiment: float | None = None  # the caller turn's sentiment in [-1, 1] (negative = upset); None if no words
+    nlu_confidence: float | None = None  # the intent classifier's confidence for the caller turn
 
 
 class Conversation:
@@ -77,9 +84,12 @@ class Conversation:
         with self._lock:
             start = time.perf_counter()
             self.state.silences = 0
+            sentiment = self._sentiment(text)
             nlu = self.manager.nlu.parse(text)
             decision = self._guarded(lambda: self.policy.respond(self.state, text, nlu), nlu.intent)
-            return self._finish(decision, text, nlu.confidence, start)
+            if self.state.angry_in_row >= 2 and not self.state.offered_person:
+                decision = self._offer_person(decision)
+            return self._finish(decision, text, nlu.confidence, start, sentiment=sentiment)
 
     def keypress(self, digit: str) -> BotTurn | None:
         """DTMF: digits collect, "#" submits an order number, "0" alone asks for a person, "*" clears."""
@@ -138,9 +148,11 @@ class Conversation:
                 return
             self.closed = True
             self.outcome = outcome or self._inferred_outcome()
+            scores = self.state.sentiments
+            overall = round(sum(scores) / len(scores), 4) if scores else None  # mean over the caller's turns
             try:
                 self.store.close_interaction(self.interaction_id, outcome=self.outcome,
-                                             recording_path=recording_path)
+                                             recording_path=recording_path, sentiment=overall)
             except ValueError:  # closed elsewhere already (e.g. by the service console)
                 log.warning("interaction %s was already closed", self.interaction_id)
 
@@ -196,6 +208,31 @@ class Conversation:
     def _reask_act(self, expecting: str | None) -> DialogueAct:
         return self.policy.acts([REASK.get(expecting, "ask_how_help")], "")[0]
 
+    def _sentiment(self, text: str) -> float | None:
+        """Score the caller's words and count angry turns in a row; None when nothing scorable was said."""
+        try:
+            score = self.manager.sentiment.score(text) if text.strip() else None
+        except Exception:  # the caller's answer matters more than the mood
+            log.exception("sentiment failed in interaction %s", self.interaction_id)
+            score = None
+        if score is not None:
+            self.state.sentiments.append(score)
+            self.state.angry_in_row = self.state.angry_in_row + 1 if score < ANGRY_BELOW else 0
+        return score
+
+    def _offer_person(self, decision: Decision) -> Decision:
+        """Angry twice in a row: keep what the turn answers, but offer a person instead of asking on."""
+        if decision.transfer_to or decision.end_call or decision.expecting in {"confirm_agent", "confirm_callback"}:
+            return decision  # already handing over (or ending)
+        self.state.offered_person = True
+        kept = [a for a in decision.acts if a.name not in _QUESTIONS]
+        if self.manager.transfer_target:
+            offer, expecting = "offer_agent_upset", "confirm_agent"
+        else:
+            offer, expecting = "offer_callback_upset", "confirm_callback"
+        acts = kept + [DialogueAct(offer, decision.intent)]
+        return Decision(acts, decision.intent, decision.slots, expecting, decision.intent)
+
     def _guarded(self, decide: Any, intent: str) -> Decision:
         """Run the policy; a CRM failure becomes an apology and an offer of a person, not dead air."""
         try:
@@ -205,27 +242,31 @@ class Conversation:
             return Decision([DialogueAct("system_error", intent)], intent, {}, "confirm_agent")
 
     def _finish(self, decision: Decision, transcript: str, confidence: float | None, start: float,
-                interruptible: bool = True) -> BotTurn:
+                interruptible: bool = True, sentiment: float | None = None) -> BotTurn:
         index = self._next_index
         self._next_index += 1
-        context = ReplyContext(index, transcript, self.state.last_acts, self.manager.company)
-        text, generator = self.manager.render(decision.acts, context)
         names = tuple(a.name for a in decision.acts)
+        context = ReplyContext(index, transcript, self.state.last_acts, self.manager.company,
+                               intent=decision.intent, slots=dict(decision.slots),
+                               previous_text=self.state.last_delexicalised, sentiment=sentiment, acts=names)
+        rendered = self.manager.render(decision.acts, context)
+        text = rendered.text
         self.state.expecting = decision.expecting
         self.state.pending_intent = decision.pending_intent
         if "repeat" not in names:  # "say that again" twice must not nest the repeat
             self.state.last_reply = text
+            self.state.last_delexicalised = rendered.delexicalised
         self.state.last_acts = names
         slots = relevant_slots(decision.intent, decision.slots)
         timings = {"dialogue_ms": round((time.perf_counter() - start) * 1000, 2)}
         self._timings[index] = timings
         try:
             self.store.add_turn(self.interaction_id, index=index, transcript=transcript,
-                                intent=decision.intent, slots=slots, reply=text, generator=generator,
-                                timings_ms=timings)
+                                intent=decision.intent, slots=slots, reply=text, generator=rendered.generator,
+                                sentiment=sentiment, timings_ms=timings)
         except Exception:  # losing the log line must not cost the caller the answer
             log.exception("could not store turn %s of interaction %s", index, self.interaction_id)
         return BotTurn(text=text, intent=decision.intent, slots=slots, act="+".join(names), index=index,
-                       generator=generator, confidence=confidence, end_call=decision.end_call,
+                       generator=rendered.generator, confidence=rendered.confidence, end_call=decision.end_call,
                        transfer_to=decision.transfer_to, interruptible=interruptible,
-                       expecting=decision.expecting)
+                       expecting=decision.expecting, sentiment=sentiment, nlu_confidence=confidence)

@@ -6,14 +6,16 @@ templates act by act when a generator's reply is unusable.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from dialogue.acts import ACTS, DialogueAct, ReplyContext, ReplyGenerator, fill, placeholders
+from dialogue.acts import ACTS, DialogueAct, MissingValue, ReplyContext, ReplyGenerator, fill, placeholders
 from dialogue.conversation import BotTurn, Conversation
 from dialogue.nlu import Nlu
+from dialogue.sentiment import SentimentClassifier, default_sentiment
 from dialogue.templates import TemplateGenerator
 
-__all__ = ["BotTurn", "Conversation", "DialogueManager"]
+__all__ = ["BotTurn", "Conversation", "DialogueManager", "Rendered"]
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +27,15 @@ MIN_GENERATOR_CONFIDENCE = 0.5
 
 class DialogueManager:
     def __init__(self, store: Any, *, generator: ReplyGenerator | None = None,
-                 transfer_target: str | None = None, company: str = "Acme", nlu: Nlu | None = None) -> None:
+                 transfer_target: str | None = None, company: str = "Acme", nlu: Nlu | None = None,
+                 sentiment: SentimentClassifier | None = None) -> None:
         self.store = store
         self.templates = TemplateGenerator()
         self.generator: ReplyGenerator = generator or self.templates
         self.transfer_target = transfer_target
         self.company = company
         self.nlu = nlu or Nlu(p.name for p in store.products())
+        self.sentiment = sentiment or default_sentiment()
 
     def start(self, caller_id: str | None, *, direction: str = "inbound", channel: str = "sip",
               reason: dict | None = None) -> Conversation:
@@ -46,28 +50,58 @@ class DialogueManager:
                                                       direction=direction, channel=channel)
         return Conversation(self, interaction_id, customer, direction, reason)
 
-    def render(self, acts: list[DialogueAct], context: ReplyContext) -> tuple[str, str]:
-        """Reply text for the acts (joined) and which generator(s) worded it."""
-        texts, used = [], []
-        for act in acts:
-            text, name = self._render_act(act, context)
-            texts.append(text)
-            used.append(name)
-        return " ".join(texts), "+".join(dict.fromkeys(used))
+    def render(self, acts: list[DialogueAct], context: ReplyContext) -> Rendered:
+        """The reply for the acts (each worded separately, then joined), which generator worded it and the
+        model's confidence. `generator` is "template", "seq2seq", or "fallback:<reason>" when any act's
+        generated wording was rejected and its template said instead."""
+        parts = [self._render_act(act, context) for act in acts]
+        labels = [p.generator for p in parts]
+        fallbacks = [label for label in labels if label.startswith("fallback:")]
+        confidences = [p.confidence for p in parts if p.confidence is not None]
+        return Rendered(
+            text=" ".join(p.text for p in parts),
+            delexicalised=" ".join(p.delexicalised for p in parts),
+            generator=fallbacks[0] if fallbacks else "+".join(dict.fromkeys(labels)),
+            confidence=min(confidences) if confidences else None,
+        )
 
-    def _render_act(self, act: DialogueAct, context: ReplyContext) -> tuple[str, str]:
-        if self.generator is not self.templates:
-            try:
-                reply = self.generator.generate(act, context)
-                required = set(ACTS.get(act.name, ((), ()))[0])
-                confident = reply.confidence is None or reply.confidence >= MIN_GENERATOR_CONFIDENCE
-                if confident and required <= placeholders(reply.text):
-                    return fill(reply.text, act.values), reply.generator
-                log.info("generator %s reply for %s unusable, using the template", reply.generator, act.name)
-            except Exception:  # a learned generator must never cost the caller an answer
-                log.warning("generator failed on act %s, using the template", act.name, exc_info=True)
+    def _render_act(self, act: DialogueAct, context: ReplyContext) -> Rendered:
+        if self.generator is self.templates:
+            return self._template(act, context, "template", None)
+        try:
+            reply = self.generator.generate(act, context)
+        except Exception:  # a learned generator must never cost the caller an answer
+            log.warning("generator failed on act %s, using the template", act.name, exc_info=True)
+            return self._template(act, context, "fallback:error", None)
+        if reply.generator.startswith("fallback:"):  # the generator's own gate already chose the template
+            reason = reply.generator
+        elif reply.confidence is not None and reply.confidence < MIN_GENERATOR_CONFIDENCE:
+            reason = "fallback:confidence"
+        elif not set(ACTS.get(act.name, ((), ()))[0]) <= placeholders(reply.text) <= set(act.values):
+            reason = "fallback:placeholder"  # a required value dropped, or one the act has no value for
+        else:
+            return Rendered(fill(reply.text, act.values), reply.text, reply.generator, reply.confidence)
+        if reason != reply.generator:
+            log.info("generator %s reply for %s unusable (%s), using the template", reply.generator, act.name,
+                     reason)
+            return self._template(act, context, reason, reply.confidence)
+        try:
+            return Rendered(fill(reply.text, act.values), reply.text, reason, reply.confidence)
+        except MissingValue:
+            return self._template(act, context, reason, reply.confidence)
+
+    def _template(self, act: DialogueAct, context: ReplyContext, label: str,
+                  confidence: float | None) -> Rendered:
         reply = self.templates.generate(act, context)
-        return fill(reply.text, act.values), reply.generator
+        return Rendered(fill(reply.text, act.values), reply.text, label, confidence)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str  # filled: what the caller hears
+    delexicalised: str  # with [placeholders]: what a generator conditions on next turn
+    generator: str  # "template" | "seq2seq" | "fallback:<reason>"
+    confidence: float | None  # the model's (lowest over the acts) when it was asked
 
 
 def _check_reason(direction: str, reason: dict | None) -> dict | None:

@@ -34,7 +34,11 @@ class DialogState:
     informed: bool = False  # the caller got at least one answer from the CRM
     ended_by: str | None = None  # "goodbye" | "no_input"
     last_reply: str = ""
+    last_delexicalised: str = ""  # last_reply with its [placeholders]: what a reply model conditions on
     last_acts: tuple[str, ...] = ()
+    sentiments: list[float] = field(default_factory=list)  # one score per caller turn with words
+    angry_in_row: int = 0  # caller turns below sentiment.ANGRY_BELOW, in a row
+    offered_person: bool = False  # the anger offer is made once per call
 
 
 @dataclass

@@ -58,6 +58,21 @@ def account_uri(settings: SipSettings, port: int) -> str:
     return f"{scheme}:{user}@{host}:{port}{suffix}"
 
 
+def create_gate_account(endpoint: SipEndpoint, on_incoming: IncomingHandler) -> BotAccount:
+    """The account refused INVITEs are steered to (admission.py): its calls get loopback media, so
+    refusing them opens no socket. Call on the pjsip thread."""
+    host = endpoint.settings.bind
+    cfg = pj.AccountConfig()
+    cfg.idUri = f"sip:refused@{f'[{host}]' if ':' in host else host}:{endpoint.port}"
+    cfg.sipConfig.transportId = endpoint.transport_id
+    cfg.regConfig.registerOnAdd = False
+    cfg.mediaConfig.useLoopMedTp = True
+    acc = BotAccount(on_incoming)
+    acc.create(cfg, False)
+    endpoint.accounts.append(acc)
+    return acc
+
+
 def create_account(endpoint: SipEndpoint, on_incoming: IncomingHandler) -> BotAccount:
     """Create and add the account. Call on the pjsip thread."""
     s = endpoint.settings

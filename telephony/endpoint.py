@@ -60,6 +60,18 @@ class _Endpoint(pj.Endpoint):
     def __init__(self, on_rejected: Callable[[int, str, str], None]) -> None:
         super().__init__()
         self._on_rejected = on_rejected
+        # (source "ip:port") -> account id for an incoming INVITE, or None for pjsua's own choice
+        self.select_account: Callable[[str], int | None] | None = None
+
+    def onSelectAccount(self, prm: pj.OnSelectAccountParam) -> None:  # noqa: N802
+        # Runs before pjsua opens any media socket for the call: see admission.py.
+        try:
+            if self.select_account is not None and prm.rdata.info.startswith("Request msg INVITE"):
+                chosen = self.select_account(prm.rdata.srcAddress)
+                if chosen is not None:
+                    prm.accountIndex = chosen
+        except Exception:
+            log.exception("onSelectAccount")
 
     def onRejectedIncomingCall(self, prm: pj.OnRejectedIncomingCallParam) -> None:  # noqa: N802
         try:
@@ -195,6 +207,10 @@ class SipEndpoint:
         cfg.medConfig.channelCount = 1
         cfg.medConfig.ecTailLen = 0  # no echo canceller: there is no local microphone
         cfg.medConfig.noVad = True  # keep sending RTP during our silence: NATs and peers expect it
+        # Keep the (null) sound device, which clocks the bridge, open between calls: pjsip 2.15 frees
+        # a call's conference slot on a bridge tick, so with the default 1 s auto-close, slots of calls
+        # that ended while it was closed leaked until the bridge ran out of ports (PJ_ETOOMANY).
+        cfg.medConfig.sndAutoCloseTime = -1
         self.ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = s.port

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 
 import pjsua2 as pj
 
-from telephony.account import BotAccount, account_uri, create_account
+from telephony.account import BotAccount, account_uri, create_account, create_gate_account
+from telephony.admission import ALLOW, InviteGate, source_ip
 from telephony.call import BotCall
 from telephony.call_transport import SipCallTransport
 from telephony.dialog import CallFailed
@@ -44,6 +45,8 @@ class SipServer:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.transports: set[SipCallTransport] = set()  # calls up; touched on the event loop only
         self.rejected: list[tuple[int, str]] = []  # (status, source) of INVITEs we refused
+        self.gate = InviteGate(settings, rate=settings.max_call_rate, burst=settings.max_call_rate)
+        self.gate_account: BotAccount | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # one per call running on_call
         self._watchers: set[asyncio.Task[None]] = set()  # forget a transport once its dialog ended
         self._stop_requested: asyncio.Event | None = None
@@ -55,10 +58,15 @@ class SipServer:
         self._stop_requested = asyncio.Event()
         await self.loop.run_in_executor(None, self.endpoint.start)
         try:
-            self.account = await self.endpoint.run(create_account, self.endpoint, self._incoming)
+            await self.endpoint.run(self._create_accounts)
         except BaseException:
             await self.loop.run_in_executor(None, self.endpoint.stop)
             raise
+
+    def _create_accounts(self) -> None:  # pjsip thread
+        self.account = create_account(self.endpoint, self._incoming)
+        self.gate_account = create_gate_account(self.endpoint, self._refuse)
+        self.endpoint.ep.select_account = self._select
 
     async def aclose(self) -> None:
         """Hang up every call, let their tasks finish (bounded), stop the SIP stack."""
@@ -162,8 +170,21 @@ class SipServer:
         return t
 
     # --- inbound (pjsip thread) ----------------------------------------------------------------------
+    def _select(self, source: str) -> int:
+        """Before pjsua opens media for an INVITE: the real account, or the socket-less gate account."""
+        verdict = self.gate.decide(source)
+        if verdict != ALLOW:
+            log.info("INVITE from %s: %s", source, verdict)
+            return self.gate_account.getId()
+        return self.account.getId()
+
+    def _refuse(self, call_id: int, source: str) -> None:
+        """An INVITE steered to the gate account: refuse it (no media was opened for it)."""
+        code = 403 if not self.settings.allows(source_ip(source)) else 503
+        self._reject(call_id, code, source, self.gate_account)
+
     def _incoming(self, call_id: int, source: str) -> None:
-        ip = source.rsplit(":", 1)[0].strip("[]")
+        ip = source_ip(source)
         if self._closing:
             self._reject(call_id, 503, source)
             return
@@ -182,12 +203,14 @@ class SipServer:
             call.answer(prm)
         self.loop.call_soon_threadsafe(self._spawn, t)
 
-    def _reject(self, call_id: int, code: int, source: str) -> None:
+    def _reject(self, call_id: int, code: int, source: str, account: BotAccount | None = None) -> None:
         log.info("rejecting INVITE from %s with %d", source, code)
         self.rejected.append((code, source))
-        call = BotCall(self.endpoint, self.account, None, call_id)
+        call = BotCall(self.endpoint, account or self.account, None, call_id)
         prm = pj.CallOpParam()
         prm.statusCode = code
+        if code == 503:
+            prm.reason = "Service Unavailable (call rate limit)"
         call.hangup(prm)
         self.endpoint.drop_later(call)
 

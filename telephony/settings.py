@@ -9,11 +9,12 @@ from pathlib import Path
 SUPPORTED_CODECS = ("G722", "PCMU", "PCMA")  # what the pjsua2 wheel has that a phone network speaks
 TRANSPORTS = ("udp", "tcp", "tls")
 PJSUA_MAX_CALLS = 4  # compiled into the pjsua2 wheel: the 5th INVITE gets 486 whatever we configure
+MAX_CALL_RATE = 15.0  # a flood at 25 new calls/s crashed pjsua's 64-slot ioqueue, 20/s held: see admission.py
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "bind": (str,), "port": (int,), "transport": (str,), "realm": (str,), "max_calls": (int,),
-    "rtp_timeout_s": (int, float), "log_level": (int,), "user_agent": (str,),
+    "rtp_timeout_s": (int, float), "max_call_rate": (int, float), "log_level": (int,), "user_agent": (str,),
     "allowed_networks": (tuple, list, str), "codecs": (tuple, list),
     **{k: (str, type(None)) for k in ("public_address", "registrar", "username", "password", "record_dir",
                                       "tls_cert", "tls_key")},
@@ -38,6 +39,7 @@ class SipSettings:
     realm: str = "*"
     allowed_networks: tuple[str, ...] = ("127.0.0.0/8",)
     max_calls: int = PJSUA_MAX_CALLS
+    max_call_rate: float = 10.0  # new calls per second (burst as many); more get 503: see admission.py
     rtp_timeout_s: float = 10.0
     record_dir: str | None = None
     tls_cert: str | None = None
@@ -77,6 +79,11 @@ class SipSettings:
             raise SipConfigError(
                 f"max_calls: {self.max_calls} is outside 1..{PJSUA_MAX_CALLS} "
                 "(the pjsua2 wheel's limit; run more worker processes for more calls)"
+            )
+        if not 0 < self.max_call_rate <= MAX_CALL_RATE:
+            raise SipConfigError(
+                f"max_call_rate: {self.max_call_rate} is outside (0, {MAX_CALL_RATE:g}] new calls per second "
+                "(more crashes pjsua's 64-socket ioqueue under a flood)"
             )
         if not self.rtp_timeout_s > 0:
             raise SipConfigError(f"rtp_timeout_s: {self.rtp_timeout_s} must be > 0")

@@ -320,9 +320,9 @@ class _Seq2SeqStandIn:
 
 @pytest.mark.parametrize("text, confidence, used", [
     ("Your order [order_number] is [order_status].", 0.9, "seq2seq"),
-    ("Your order is on its way.", 0.9, "template"),  # dropped the required order number
-    ("Order [order_number] arrives via [courier_name].", 0.9, "template"),  # invented a placeholder
-    ("Your order [order_number] is [order_status].", 0.1, "template"),  # not confident
+    ("Your order is on its way.", 0.9, "fallback:placeholder"),  # dropped the required order number
+    ("Order [order_number] arrives via [courier_name].", 0.9, "fallback:placeholder"),  # invented a placeholder
+    ("Your order [order_number] is [order_status].", 0.1, "fallback:confidence"),  # not confident
 ])
 def test_other_generators_slot_in_with_template_fallback(store: CrmStore, text: str, confidence: float,
                                                          used: str) -> None:

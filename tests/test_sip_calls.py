@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 
 import numpy as np
 import pytest
@@ -163,6 +164,10 @@ GARBAGE = [
     b"Contact: <sip:x@127.0.0.1:5999>\r\nContent-Type: application/sdp\r\n"
     b"Content-Length: 9000\r\n\r\nv=0\r\nm=",
     b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKnone\r\nCSeq: 1 INVITE\r\n\r\n",
+    b"INVITE sip:bot@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKsdp\r\n"
+    b"From: <sip:x@127.0.0.1>;tag=2\r\nTo: <sip:bot@127.0.0.1>\r\nCall-ID: junk-sdp\r\nCSeq: 1 INVITE\r\n"
+    b"Contact: <sip:x@127.0.0.1:5999>\r\nContent-Type: application/sdp\r\nContent-Length: 31\r\n\r\n"
+    b"v=0\r\nm=audio port RTP/AVP x\r\n\r\n",
     bytes(range(256)) * 4,
 ]
 
@@ -182,3 +187,38 @@ def test_malformed_sip_leaves_the_server_answering(tmp_path):
     res, responder = run(scenario())
     assert res.ok, res.errors or res.out
     assert len(responder.calls) == 1
+
+
+def test_invite_floods_do_not_kill_the_server(tmp_path):
+    """300 INVITE/s, as SIP scanners send: once from a network we refuse, once from an allowed one.
+
+    pjsua opens media sockets for every INVITE before we see it, and its 64-slot ioqueue aborts the
+    process when they run out; the server runs in its own process here so that a crash shows as one."""
+
+    async def scenario():
+        port = sipp.free_port()
+        log = (tmp_path / "responder.log").open("wb")
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "telephony.responder", "--port", str(port), "--allow", "127.0.0.1/32",
+            "--hangup-after", "1", stdout=log, stderr=log)
+        try:
+            await asyncio.sleep(1.5)  # the responder imports and starts its SIP stack
+            target = f"127.0.0.1:{port}"
+            outsider = await sipp.run_sipp(target, sipp.uac([], expect=403), local_ip="127.0.0.2", calls=400,
+                                           limit=50, rate=300, timeout_s=20)
+            insider = await sipp.run_sipp(target, sipp.uac([]), calls=400, limit=4, rate=300, timeout_s=20)
+            alive_after = server.returncode is None
+            await asyncio.sleep(1.5)  # the rate budget refills
+            normal = await sipp.run_sipp(target, sipp.uac([sipp.expect_bye(5000)]), timeout_s=10)
+            return outsider, insider, alive_after, normal
+        finally:
+            if server.returncode is None:
+                server.terminate()
+            await asyncio.wait_for(server.wait(), 15)
+            log.close()
+
+    outsider, insider, alive_after, normal = run(scenario())
+    assert outsider.ok, outsider.errors[-500:]  # all 400 refused with 403
+    assert "503" in insider.errors  # the excess got 503 Service Unavailable...
+    assert alive_after, (tmp_path / "responder.log").read_text()[-2000:]
+    assert normal.ok, normal.errors or normal.out  # ...and the server still answers

@@ -189,3 +189,19 @@ def test_recording_holds_both_legs(tmp_path):
     assert rate == 16000 and wav.shape[1] == 2
     rms = np.sqrt((wav[: 2 * rate].astype(float) ** 2).mean(axis=0))
     assert rms[0] > 1000 and rms[1] > 1000  # caller on the left, bot's tone on the right
+
+
+def test_many_short_calls_free_their_conference_slots():
+    async def scenario():
+        settings = SipSettings(port=0, max_call_rate=15)
+        async with SipServer(settings, Responder(greeting=tone(seconds=0.2))) as server:
+            res = await sipp.run_sipp(f"127.0.0.1:{server.port}", sipp.uac([]), calls=30, limit=4, rate=12,
+                                      timeout_s=20)
+            await asyncio.sleep(0.5)
+            ep = server.endpoint
+            ports = await ep.run(lambda: ep.ep.mediaActivePorts())
+            return res, ports, len(ep.live_calls), len(server.transports)
+
+    res, ports, live, transports = run(scenario())
+    assert res.ok, res.errors or res.out
+    assert (ports, live, transports) == (1, 0, 0)  # only the bridge's own port is left

@@ -43,7 +43,7 @@ def test_baresip_hears_the_bot_and_the_bot_hears_baresip(tmp_path, codec):
     async def scenario():
         responder = Responder(greeting=bot_says.tobytes())
         async with SipServer(SipSettings(port=0, record_dir=str(tmp_path / "calls")), responder) as server:
-            heard = await run_baresip(tmp_path / "baresip", server.uri, tmp_path / "says.wav", codec, 8)
+            heard = await run_baresip(tmp_path / "baresip", server.uri, tmp_path / "says.wav", codec, 6)
             await asyncio.wait_for(responder.finished.wait(), 5)
         return responder, heard
 
@@ -94,7 +94,7 @@ def test_server_calls_the_pjsua2_caller_and_audio_flows_both_ways(tmp_path):
 
 
 def test_dtmf_from_the_pjsua2_caller_both_methods(tmp_path):
-    _write8k(tmp_path / "says.wav", voice_like(2.0, seed=31))
+    _write8k(tmp_path / "says.wav", voice_like(1.4, seed=31))
 
     async def scenario(method: str):
         responder = Responder()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from telephony import framebuf, sipp
+from telephony.admission import ALLOW, FORBIDDEN, OVERLOAD, InviteGate, source_ip
 from telephony.caller import main as caller_main
 from telephony.caller import parse_dtmf
 from telephony.dialog import uri_user
@@ -112,3 +113,17 @@ def test_settings_from_a_config_section():
                           ({"rtp_timeout_s": "soon"}, "rtp_timeout_s")):
         with pytest.raises(SipConfigError, match=name):
             SipSettings.from_mapping(section)
+
+
+def test_invite_gate_sorts_by_network_and_rate():
+    now = [0.0]
+    gate = InviteGate(SipSettings(allowed_networks=("127.0.0.1/32", "::1/128")), rate=2.0, burst=2.0,
+                      clock=lambda: now[0])
+    assert gate.decide("10.0.0.9:5060") == FORBIDDEN  # never admitted, whatever the rate
+    assert [gate.decide("127.0.0.1:5060") for _ in range(3)] == [ALLOW, ALLOW, OVERLOAD]
+    now[0] += 0.5  # one token back at 2/s
+    assert gate.decide("[::1]:5060") == ALLOW and gate.decide("127.0.0.1:5060") == OVERLOAD
+    assert gate.counts == {ALLOW: 3, FORBIDDEN: 1, OVERLOAD: 2}
+    assert source_ip("[::1]:5060") == "::1" and source_ip("10.1.2.3:7") == "10.1.2.3"
+    with pytest.raises(SipConfigError, match="max_call_rate"):
+        SipSettings(max_call_rate=100)

@@ -106,6 +106,12 @@ def cmd_crm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from dialogue.seq2seq.train import main as train_dialogue
+
+    return train_dialogue(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="voicebot", description=__doc__)
     p.add_argument("--config", help="TOML settings file (default: $VOICEBOT_CONFIG)")
@@ -128,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--crm", help="SQLAlchemy URL (default from settings)")
     c.add_argument("--limit", type=int, default=20)
     c.set_defaults(func=cmd_crm)
+
+    t = sub.add_parser("train", help="train a model: `voicebot train dialogue --help`")
+    t.add_argument("model", choices=["dialogue"])
+    t.add_argument("rest", nargs=argparse.REMAINDER, help="options for the trainer")
+    t.set_defaults(func=cmd_train)
     return p
 
 

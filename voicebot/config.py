@@ -42,7 +42,7 @@ class TtsSettings:
 
 @dataclass
 class DialogueSettings:
-    generator: str = "template"
+    generator: str = "seq2seq"  # seq2seq | template
     company: str = "Acme"
     transfer_target: str = ""  # SIP URI of the human queue; empty = offer a callback instead
 

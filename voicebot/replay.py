@@ -104,7 +104,8 @@ def describe_turns(run: FixtureRun) -> str:
         slots = " ".join(f"{k}={v}" for k, v in t.slots.items())
         lines.append(f"    intent: {t.intent or '-'} {slots}".rstrip())
         note = " [interrupted]" if t.interrupted else ""
-        lines.append(f"    bot ({t.generator or '-'}): {t.reply}{note}")
+        conf = f" {t.confidence:.2f}" if t.confidence is not None else ""
+        lines.append(f"    bot ({t.generator or '-'}{conf}): {t.reply}{note}")
         ms = {k: v for k, v in t.timings_ms.items() if v is not None}
         if ms:
             lines.append("    ms: " + ", ".join(f"{k} {v:.0f}" for k, v in ms.items()))

@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dialogue.acts import ACTS, placeholders
-from dialogue.seq2seq.features import ModelInput
-from dialogue.seq2seq.scenarios import bot_turns, turns_for
+from dialogue.seq2seq.features import ModelInput, mood_of
+from dialogue.seq2seq.scenarios import bot_turns, keys_for, turns_for
+from dialogue.slots import complaint_category
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "seq2seq"
 TRAINING_FILES = ("replies.txt", "callers.txt")
+# The mood token comes from the sentiment classifier, in training as in a call: its corpus is an input too.
+SENTIMENT_TRAIN = CORPUS_DIR.parent / "sentiment" / "train.txt"
+_RICH = ("order_", "product_", "purchase_")
 _SEGMENT_RE = re.compile(r"\{(-[a-z_]+:)?([^{}]*)\}")
 PRODUCTS = ("wireless headphones", "smart watch", "coffee maker", "running shoes", "laptop stand", "blender",
             "toaster", "bluetooth speaker", "desk lamp", "backpack", "headphones", "speaker", "watch")
@@ -151,8 +155,9 @@ def build_examples(split: str = "train", seed: int = 0, copies: int = 6) -> list
     replies = read_replies()
     callers = read_callers(CORPUS_DIR / ("callers.txt" if split == "train" else "heldout_callers.txt"))
     examples: list[Example] = []
-    draws = copies if split == "train" else 2
     for situation, lines in callers.items():
+        # Orders and the catalog have the most styles × statuses to learn: twice the draws.
+        draws = 2 if split == "heldout" else copies * 2 if situation.startswith(_RICH) else copies
         for line in lines:
             for _ in range(draws):
                 said = fill_markers(line, rng)
@@ -161,38 +166,46 @@ def build_examples(split: str = "train", seed: int = 0, copies: int = 6) -> list
                 for turn in turns_for(situation, line, rng):
                     examples += _examples(turn, said, situation, replies, rng, split)
     if split == "train":
-        for _ in range(copies * 12):
+        for _ in range(copies * 4):
             for turn in bot_turns(rng):
                 examples += _examples(turn, "", "bot", replies, rng, split)
     return examples
 
 
 def _examples(turn, said: str, situation: str, replies, rng: random.Random, split: str) -> list[Example]:
-    previous_text = " ".join(reply_for(replies, a, "plain", _full_keys(a))[0] for a in turn.previous)
-    mood = turn.mood
-    if split == "train" and rng.random() < 0.1:  # the live mood comes from a classifier that can be wrong
+    from dialogue.sentiment import default_sentiment
+
+    previous_text = " ".join(reply_for(replies, a, "plain", set(keys_for(a, rng)))[0] for a in turn.previous)
+    # The mood the live classifier gives these words; now and then a random one, so the words still count.
+    mood = mood_of(default_sentiment().score(said)) if said else "neu"
+    if split == "train" and rng.random() < 0.1:
         mood = rng.choice(["neg", "neu", "pos"])
     names = tuple(a for a, _ in turn.acts)
+    # As in a call: the turn's slots carry a complaint category whenever the words have one (any intent);
+    # a ticket turn carries the ticket's category.
+    category = turn.category or complaint_category(said)
     out = []
     for act, keys in turn.acts:
-        target, style = reply_for(replies, act, turn.styles.get(act, "plain"), set(keys))
+        if split == "train" and act == "offer_more" and len(names) > 1 and rng.random() < 0.6:
+            continue  # the trailing "anything else?" is learnt quickly: spend the steps elsewhere
+        style = turn.styles.get(act, "plain")
+        if style == "damaged" and category != "damaged":  # the noise hid the damage: no sympathy for it
+            style = "plain"
+        target, style = reply_for(replies, act, style, set(keys))
+        if not placeholders(target) <= set(keys):
+            raise ValueError(f"replies.txt: {act} | {style} uses a value the act lacks: {target!r} ({keys})")
         x = ModelInput(act=act, intent=turn.intent, value_keys=tuple(sorted(keys)), turn_acts=names,
                        caller=said, previous_acts=turn.previous, previous_text=previous_text, mood=mood,
-                       category=turn.category)
+                       category=category)
         out.append(Example(x, target, situation, style))
     return out
-
-
-def _full_keys(act: str) -> set[str]:
-    required, optional = ACTS[act]
-    return set(required) | set(optional) - {"customer_name", "description", "order_list"}
 
 
 def fingerprint(extra: dict | None = None) -> str:
     """What a checkpoint was trained from: the training corpus text, the act table and the config."""
     h = hashlib.sha256()
-    for name in TRAINING_FILES:
-        h.update(name.encode() + b"\0" + (CORPUS_DIR / name).read_bytes() + b"\0")
+    for path in [CORPUS_DIR / name for name in TRAINING_FILES] + [SENTIMENT_TRAIN]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(json.dumps({k: [list(v[0]), list(v[1])] for k, v in sorted(ACTS.items())}).encode())
     h.update(json.dumps(extra or {}, sort_keys=True).encode())
     return h.hexdigest()[:16]

@@ -10,11 +10,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from dialogue.acts import DialogueAct, ReplyContext, placeholders
+from dialogue.acts import DialogueAct, ReplyContext
 from dialogue.seq2seq.corpus import Example
 from dialogue.seq2seq.features import mood_of, reply_tokens
 from dialogue.templates import TemplateGenerator
+
+if TYPE_CHECKING:
+    from dialogue.seq2seq.generator import Seq2SeqGenerator
 
 WORST_LISTED = 15
 
@@ -59,7 +63,7 @@ def _slots(text: str) -> list[str]:
     return [t for t in reply_tokens(text) if t.startswith("[")]
 
 
-def evaluate(generator, examples: list[Example], *, live_mood: bool = True) -> dict:
+def evaluate(generator: Seq2SeqGenerator, examples: list[Example], *, live_mood: bool = True) -> dict:
     """Run `generator` (a Seq2SeqGenerator) over held-out examples; a JSON-able report."""
     from dialogue.sentiment import default_sentiment
 
@@ -74,7 +78,7 @@ def evaluate(generator, examples: list[Example], *, live_mood: bool = True) -> d
             x = replace(x, mood=mood_of(sentiment.score(x.caller)))
         text, confidence, finished = generator.decode(x)
         act = DialogueAct(x.act, x.intent, {k: "x" for k in x.value_keys})
-        reason = generator.gate.check(act, text, confidence, finished)
+        reason = generator.gate.check(act, text, confidence, finished, x.category)
         template = templates.generate(act, ReplyContext(0)).text
         reasons[reason or "spoken"] += 1
         refs.append(e.target)
@@ -124,7 +128,8 @@ def markdown(report: dict, header: str = "") -> str:
     lines = [f"# Seq2Seq evaluation on the held-out split{header}", "",
              f"- examples (acts): {report['examples']}",
              f"- exact match (delexicalised): {report['exact_match']:.1%}; on replies fitted to the caller "
-             f"(style not plain ({report['context_styled_examples']}): {report['exact_match_context_styled_acts']:.1%}",
+             f"(style not plain, {report['context_styled_examples']} acts): "
+             f"{report['exact_match_context_styled_acts']:.1%}",
              f"- BLEU: {report['bleu'] * 100:.1f}",
              f"- placeholders: precision {p['precision']:.3f}, recall {p['recall']:.3f}, F1 {p['f1']:.3f}",
              f"- fallback rate (gate): {report['fallback_rate']:.1%} {report['fallback_reasons']}",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from dialogue.nlu import normalise
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
 MAX_CALLER_TOKENS = 24

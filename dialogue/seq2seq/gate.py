@@ -4,8 +4,10 @@ fallback reason (`BotTurn.generator == "fallback:<reason>"`) and the template is
 placeholder  a placeholder the manager cannot fill for this act, a required one missing, an order/ticket
              number without its label word, or a fact written out (digits, a price) instead of a placeholder
 intent       content that belongs to another act: an order status in a complaint turn, stock talk outside the
-             catalog, a ticket or a transfer that was not made, a goodbye that does not end the call; or an
-             act's key message missing (an out-of-stock answer that never says "out of stock")
+             catalog, a ticket or a transfer that was not made, a goodbye that does not end the call; an act's
+             key message missing (an out-of-stock answer that never says "out of stock"); or sympathy for a
+             problem the caller did not report ("sorry it arrived damaged" when the turn's complaint
+             category is not "damaged")
 length       empty, cut by the length cap, or longer than MAX_WORDS
 unknown_word the model wrote its unknown-word token
 confidence   exp(mean token log-prob) below the threshold
@@ -51,6 +53,14 @@ _MUST_SAY: dict[str, re.Pattern[str]] = {
     "offer_callback_upset": re.compile(r"\bcall you back\b|\bcallback\b", re.I),
     "offer_agent_upset": re.compile(r"\bperson\b", re.I),
 }
+# Sympathy that names the caller's problem must match the complaint category the NLU found in their words.
+_PROBLEM_WORDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bdamaged\b", re.I), "damaged"),
+    (re.compile(r"\b(isn't working|not working)\b", re.I), "quality"),
+    (re.compile(r"\bbilling\b", re.I), "billing"),
+    (re.compile(r"\b(the delay|your delivery has been)\b", re.I), "delivery"),
+    (re.compile(r"\b(how you were treated|the service you received)\b", re.I), "service"),
+]
 _LABELLED = {"order_number": r"\b(order|number)\s$", "ticket_id": r"\b(ticket|number)\s$"}
 _WRITTEN_FACT = re.compile(r"\d|\$")
 
@@ -60,8 +70,10 @@ class SafetyGate:
         self.min_confidence = min_confidence
         self.max_words = max_words
 
-    def check(self, act: DialogueAct, text: str, confidence: float, finished: bool = True) -> str | None:
-        """None when the reply may be spoken, else the reason it may not."""
+    def check(self, act: DialogueAct, text: str, confidence: float, finished: bool = True,
+              category: str | None = None) -> str | None:
+        """None when the reply may be spoken, else the reason it may not. `category`: the turn's complaint
+        category (slots), if any."""
         words = text.split()
         if not words or not finished or len(words) > self.max_words:
             return "length"
@@ -69,7 +81,7 @@ class SafetyGate:
             return "unknown_word"
         if self._placeholder_problem(act, text):
             return "placeholder"
-        if self._off_topic(act, text):
+        if self._off_topic(act, text) or self._unreported_problem(text, category):
             return "intent"
         if confidence < self.min_confidence:
             return "confidence"
@@ -87,6 +99,10 @@ class SafetyGate:
                     return True
         # A fact must come from a placeholder: digits or a price written by the model were invented.
         return bool(_WRITTEN_FACT.search(re.sub(r"\[[a-z_]+\]", " ", text)))
+
+    @staticmethod
+    def _unreported_problem(text: str, category: str | None) -> bool:
+        return any(pattern.search(text) and category != needs for pattern, needs in _PROBLEM_WORDS)
 
     @staticmethod
     def _off_topic(act: DialogueAct, text: str) -> bool:

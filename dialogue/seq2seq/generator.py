@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dialogue.acts import DialogueAct, GeneratedReply, ReplyContext, ReplyGenerator
 from dialogue.seq2seq.features import EOS, ModelInput, Vocab, detokenize, mood_of, source_tokens
 from dialogue.seq2seq.gate import DEFAULT_MIN_CONFIDENCE, SafetyGate
 from dialogue.templates import TemplateGenerator
+
+if TYPE_CHECKING:  # torch is imported only when a checkpoint loads
+    from dialogue.seq2seq.model import Seq2Seq
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +27,7 @@ GENERATORS = ("seq2seq", "template")
 class Seq2SeqGenerator:
     name = "seq2seq"
 
-    def __init__(self, model, src: Vocab, tgt: Vocab, *, beam: int = 1,
+    def __init__(self, model: Seq2Seq, src: Vocab, tgt: Vocab, *, beam: int = 1,
                  min_confidence: float = DEFAULT_MIN_CONFIDENCE, templates: TemplateGenerator | None = None,
                  fingerprint: str = "") -> None:
         self.model = model
@@ -53,8 +57,9 @@ class Seq2SeqGenerator:
     def generate(self, act: DialogueAct, context: ReplyContext) -> GeneratedReply:
         if act.name not in self._known_acts:  # an act added after training: the template knows it
             return self._fallback(act, context, "unknown_act", None)
-        text, confidence, finished = self.decode(self.model_input(act, context))
-        reason = self.gate.check(act, text, confidence, finished)
+        x = self.model_input(act, context)
+        text, confidence, finished = self.decode(x)
+        reason = self.gate.check(act, text, confidence, finished, x.category)
         if reason:
             return self._fallback(act, context, reason, confidence)
         return GeneratedReply(text, self.name, round(confidence, 4))

@@ -1,7 +1,7 @@
 """Situations → dialogue turns, the way the policy would answer them (dialogue/policy.py and its moves).
 
 A caller line of situation `order_when` becomes, say, acts `order_shipped + offer_more` with the values the
-CRM would give, a previous bot turn, a mood and a reply style per act ("when" for the order act). The
+CRM would give, a previous bot turn and a reply style per act ("when" for the order act). The
 corpus (corpus.py) pairs each act with its reply from replies.txt.
 """
 
@@ -35,7 +35,8 @@ _NAMED = {"greet", "goodbye", "outbound_order", "outbound_ticket", "outbound_cal
 _FRESH_PREVIOUS = [(), ("greet",), ("greet",), ("greet_back",), ("ask_how_help",), ("youre_welcome", "offer_more"),
                    ("order_shipped", "offer_more"), ("ticket_opened", "offer_more"), ("ask_what_else",),
                    ("outbound_callback",)]
-_CATEGORIES = ("delivery", "damaged", "billing", "quality", "service", "other")
+_REASKS = ("ask_how_help", "ask_order_number_again", "ask_complaint_details_again", "offer_more",
+           "offer_agent_again", "ask_callback", "ask_product", "ask_contact_field")
 
 
 @dataclass
@@ -44,7 +45,6 @@ class Turn:
     acts: list[tuple[str, tuple[str, ...]]]  # (act name, value keys)
     previous: tuple[str, ...] = ()
     styles: dict[str, str] = field(default_factory=dict)  # act → reply style; missing = "plain"
-    mood: str = "neu"
     category: str | None = None
 
 
@@ -73,12 +73,10 @@ def turns_for(situation: str, line: str, rng: random.Random) -> list[Turn]:
     """One or two plausible turns for a caller line of `situation` (outcomes vary with the CRM)."""
     family, _, style = situation.partition("_")
     upset = style.endswith("upset")
-    mood = "neg" if upset else "pos" if situation == "thanks_warm" else "neu"
     builder = _BUILDERS.get(family)
     if builder is None:
         raise ValueError(f"callers corpus: unknown situation [{situation}]")
     turn = builder(style, line, rng)
-    turn.mood = mood
     if not turn.previous and rng.random() < 0.9:
         # After an order answer, an order question without a number is a follow-up, not a new request.
         options = [p for p in _FRESH_PREVIOUS if family != "order" or "order_shipped" not in p]
@@ -257,12 +255,11 @@ def bot_turns(rng: random.Random) -> list[Turn]:
                                        ("ask_questions", ())]))
     turns.append(Turn("bot_greeting", [("outbound_ticket", keys_for("outbound_ticket", rng))]))
     turns.append(Turn("bot_greeting", [("outbound_callback", keys_for("outbound_callback", rng))]))
-    reask = rng.choice(["ask_how_help", "ask_order_number_again", "ask_complaint_details_again", "offer_more",
-                        "offer_agent_again", "ask_callback", "ask_product", "ask_contact_field"])
     previous = rng.choice([("greet",), ("ask_order_number",), ("offer_more",)])
-    turns.append(Turn("no_input", [("still_there", ()), (reask, keys_for(reask, rng))], previous))
+    for reask in _REASKS:  # every re-ask after "are you still there?" / "sorry, I didn't catch that"
+        turns.append(Turn("no_input", [("still_there", ()), (reask, keys_for(reask, rng))], previous))
+        turns.append(Turn("out_of_scope", [("not_understood", ()), (reask, keys_for(reask, rng))], previous))
     turns.append(Turn("no_input", [("goodbye_no_input", ())], ("still_there", "ask_how_help")))
     turns.append(Turn("order_status", [("dtmf_empty", ())], ("ask_order_number",)))
     turns.append(Turn(rng.choice(["order_status", "complaint"]), [("system_error", ())]))
-    turns.append(Turn("out_of_scope", [("not_understood", ()), (reask, keys_for(reask, rng))], previous))
     return turns

@@ -107,8 +107,12 @@ def _response(s: socket.socket, n: str, cseq: str) -> str:
     """The 200 OK for request `cseq` of call `n`, skipping provisionals and retransmissions."""
     while True:
         data = s.recv(65535).decode(errors="replace")
-        if data.startswith("SIP/2.0 200") and f"bench-{n}@" in data and f"CSeq: {cseq}" in data:
+        if f"bench-{n}@" not in data or f"CSeq: {cseq}" not in data:
+            continue
+        if data.startswith("SIP/2.0 200"):
             return data
+        if data[8:9] in "3456":  # a final error: e.g. 503 when calling faster than max_call_rate
+            raise RuntimeError(f"call {n}: {data.splitlines()[0]}")
 
 
 async def _measure(seconds: float) -> float:
@@ -179,7 +183,7 @@ async def main(args: argparse.Namespace) -> None:
         growth = []
         for _ in range(args.mem_batches):  # leak check: growth per call must fall to ~0
             before = rss_kb()
-            await loop.run_in_executor(None, setup_times, server.port, 150, 0.06)
+            await loop.run_in_executor(None, setup_times, server.port, 150, 0.1)
             growth.append((rss_kb() - before) / 150)
         print("memory: RSS growth per call, batches of 150 calls: "
               + ", ".join(f"{g:.0f}" for g in growth) + " KB")

@@ -161,9 +161,9 @@ class BotCall(pj.Call):
     def _connect(self, index: int, slot: int) -> None:
         if self.port is None:
             self.port = MediaPort(self.listener)  # type: ignore[arg-type]
-        if self.slot == slot and self.audio is not None:
-            return  # a re-INVITE kept the stream: already wired
-        # first media, or pjsua rebuilt the stream (hold/resume, codec change): wire the new slot
+        # Wire (again) on every activation: after hold/resume or a codec change pjsua may rebuild the
+        # stream, possibly under the same slot number, and the old connections are gone with it.
+        # Connecting an existing pair is a no-op for the bridge.
         self.media_index, self.slot = index, slot
         self.audio = self.getAudioMedia(index)
         self.audio.startTransmit(self.port)

@@ -49,8 +49,8 @@ class SipCallTransport(SipDialog, Transport):
         self._tick_bot: bytes | None = None
         self._inbox: deque[tuple[Any, ...]] = deque()
         self._wake = asyncio.Event()
-        self.frames_in = 0  # caller frames that carried audio
-        self.frames_silent = 0  # caller frames filled with silence (no RTP, PLC gave up)
+        self.frames_in = 0  # caller frames the bridge delivered (decoded RTP, or its PLC/zero fill)
+        self.frames_silent = 0  # ticks with no frame at all (stream not started): sent as silence
         self.frames_out = 0  # bot frames sent
         self._running = False
 

@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tail", type=float, default=1.0, help="seconds to stay on after the WAV ended")
     ap.add_argument("--max-duration", type=float, default=120.0, help="hang up after this many seconds")
     ap.add_argument("--listen", action="store_true", help="wait for an incoming call instead of calling")
+    ap.add_argument("--from", dest="from_user", default="caller",
+                    help="our user part, which the far end sees as caller ID (e.g. +15551230001)")
     ap.add_argument("--bind", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="local SIP port (0 = any free port)")
     ap.add_argument("--transport", default="udp", choices=("udp", "tcp", "tls"))
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         play = read_call_audio(args.play) if args.play else b""
         script = CallerScript(play, args.record, parse_dtmf(args.dtmf), args.dtmf_method,
                               args.tail, args.max_duration)
-        settings = SipSettings(bind=args.bind, port=args.port, transport=args.transport, username="caller",
+        settings = SipSettings(bind=args.bind, port=args.port, transport=args.transport, username=args.from_user,
                                allowed_networks=tuple(args.allow.split(",")), tls_cert=args.tls_cert,
                                tls_key=args.tls_key, log_level=0)
         results = asyncio.run(run_caller(settings, script, args.uri, args.timeout))

@@ -12,21 +12,18 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
-import contextlib
-import ctypes
 import gc
 import logging
-import os
 import queue
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pjsua2 as pj
 
 from telephony import framebuf
+from telephony.pjlog import PjLogWriter, quiet_stdout
 from telephony.settings import PJSUA_MAX_CALLS, SipSettings
 
 log = logging.getLogger(__name__)
@@ -37,23 +34,11 @@ _TRANSPORT_TYPES = {
     "tcp": pj.PJSIP_TRANSPORT_TCP,
     "tls": pj.PJSIP_TRANSPORT_TLS,
 }
-_PJ_LOG_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.WARNING, 3: logging.INFO}
 _POLL_MS = 10  # libHandleEvents timeout: bounds the latency of submitted jobs (SIP itself wakes it)
 
 
 class SipStartError(RuntimeError):
     """The SIP stack could not start (port in use, bad certificate, ...): one line saying why."""
-
-
-class _LogWriter(pj.LogWriter):
-    """pjsip's log lines into Python logging. Called from any pjsip thread: only logs."""
-
-    def write(self, entry: pj.LogEntry) -> None:
-        try:
-            level = _PJ_LOG_LEVELS.get(entry.level, logging.DEBUG)
-            logging.getLogger("pjsip").log(level, entry.msg.rstrip())
-        except Exception:  # noqa: BLE001 - never let a log line raise into pjsip
-            pass
 
 
 class _Endpoint(pj.Endpoint):
@@ -101,7 +86,7 @@ class SipEndpoint:
         self._start_error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self.ep: _Endpoint | None = None
-        self._writer: _LogWriter | None = None
+        self._writer: PjLogWriter | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def start(self, timeout: float = 15.0) -> None:
@@ -115,6 +100,7 @@ class SipEndpoint:
             raise SipStartError(f"SIP stack did not start within {timeout:.0f} s")
         if self._start_error is not None:
             self._thread.join(5)
+            atexit.unregister(self.stop)
             SipEndpoint._instance_started = False
             raise SipStartError(str(self._start_error)) from None
 
@@ -157,10 +143,15 @@ class SipEndpoint:
 
     # --- the pjsip thread ----------------------------------------------------------------------------
     def _main(self) -> None:
+        error = None
         try:
             self._create()
         except BaseException as e:  # noqa: BLE001 - reported to start()
-            self._start_error = _one_line(e)
+            error = _one_line(e)
+        # Out of the except block: the traceback (whose frames hold pjsua2 objects) is gone, so the
+        # endpoint is freed here, on this thread, and not later by another thread's GC (abort).
+        if error is not None:
+            self._start_error = error
             self._destroy()
             self._ready.set()
             return
@@ -188,7 +179,7 @@ class SipEndpoint:
         framebuf.check_layout()
         s = self.settings
         self.ep = _Endpoint(self._rejected)
-        with _quiet_stdout(s.log_level < 4):
+        with quiet_stdout(s.log_level < 4):
             self.ep.libCreate()  # pjlib prints its start-up lines to stdout before our log config applies
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
@@ -198,7 +189,7 @@ class SipEndpoint:
         cfg.logConfig.level = s.log_level
         cfg.logConfig.consoleLevel = 0
         cfg.logConfig.msgLogging = 1 if s.log_level >= 5 else 0
-        self._writer = _LogWriter()
+        self._writer = PjLogWriter()
         cfg.logConfig.writer = self._writer
         # The bridge runs at the bus rate: G.711 is resampled once, by pjsip, at the call's edge.
         cfg.medConfig.clockRate = 16000
@@ -287,34 +278,32 @@ class SipEndpoint:
             fut.set_exception(RuntimeError(why))
 
 
-@contextlib.contextmanager
-def _quiet_stdout(quiet: bool) -> Iterator[None]:
-    if not quiet:
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
-        yield
-    finally:
-        ctypes.CDLL(None).fflush(None)  # C stdio buffered the lines: drop them while fd 1 is /dev/null
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _run_job(fn: Callable[..., Any], args: tuple, fut: concurrent.futures.Future) -> None:
     if not fut.set_running_or_notify_cancel():
         return
     try:
         fut.set_result(fn(*args))
     except BaseException as e:  # noqa: BLE001 - handed to the waiter
-        fut.set_exception(e)
+        log.debug("job %s failed", getattr(fn, "__qualname__", fn), exc_info=True)
+        fut.set_exception(_detached(e))
 
 
-def _one_line(e: BaseException) -> BaseException:
-    if isinstance(e, pj.Error):
-        return SipStartError(f"{e.title}: {e.reason}".splitlines()[0])
+def _detached(e: BaseException) -> BaseException:
+    """`e` without its traceback and chained exceptions. Their frames can hold the last reference to a
+    pjsua2 object (a pj.Call a failed job created): the waiter's thread would free it, and pjlib aborts
+    when called from an unregistered thread."""
+    e.__traceback__ = None
+    e.__context__ = None
+    e.__cause__ = None
     return e
+
+
+def _one_line(e: BaseException) -> SipStartError:
+    """A fresh one-line error (no traceback: see `_detached`)."""
+    if isinstance(e, pj.Error):
+        text = f"{e.title}: {e.reason}"
+    elif isinstance(e, SipStartError):
+        text = str(e)
+    else:
+        text = f"{type(e).__name__}: {e}"
+    return SipStartError(text.splitlines()[0] if text else type(e).__name__)

@@ -4,9 +4,10 @@
     server.serve()                                               # until SIGINT/SIGTERM or server.stop()
 
 or inside a running loop: `async with SipServer(...) as server: t = await server.call("sip:...")`.
-Incoming INVITEs: source outside `allowed_networks` -> 403; `max_calls` busy -> 486 (pjsua also answers
-486 itself past its compiled limit of 4 and 488 when no codec matches); else 180, 200, and `on_call`
-starts once the ACK arrived and audio flows.
+Incoming INVITEs: source outside `allowed_networks` -> 403; more than `max_call_rate` new calls a second
+-> 503 (both decided before pjsua opens media sockets: see admission.py); `max_calls` busy -> 486 (pjsua
+also answers 486 itself past its compiled limit of 4, and 488 when no codec matches); else 180, 200,
+and `on_call` starts once the ACK arrived and audio flows.
 """
 
 from __future__ import annotations
@@ -149,14 +150,22 @@ class SipServer:
                 raise CallFailed(f"{len(self.endpoint.live_calls)} calls already up (max_calls)")
             call = BotCall(self.endpoint, self.account, t)
             t.attach(call)
-            call.makeCall(uri, pj.CallOpParam(True))
-            call.track()
+            try:
+                call.makeCall(uri, pj.CallOpParam(True))
+            except pj.Error as e:
+                reason = e.reason
+            else:
+                call.track()
+                return
+            # never dialled: free it here, on the pjsip thread (see endpoint._detached)
+            t.call = None
+            call.release()
+            self.endpoint.drop_later(call)
+            del call
+            raise CallFailed(f"cannot call {uri}: {reason}")
 
         try:
             await self.endpoint.run(dial)
-        except pj.Error as e:
-            self.transports.discard(t)
-            raise CallFailed(f"cannot call {uri}: {e.reason}") from None
         except BaseException:
             self.transports.discard(t)
             raise

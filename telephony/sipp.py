@@ -50,14 +50,19 @@ def _ip_checksum(header: bytes) -> int:
     return ~s & 0xFFFF
 
 
-def write_rtp_pcap(path: str | Path, pcm8k: np.ndarray, codec: str = "PCMA", ssrc: int = 0x1234) -> None:
-    """Write 8 kHz int16 audio as a 20 ms G.711 RTP stream in a pcap sipp can replay."""
+def write_rtp_pcap(path: str | Path, pcm8k: np.ndarray, codec: str = "PCMA", ssrc: int = 0x1234,
+                   first_seq: int = 0) -> None:
+    """Write 8 kHz int16 audio as a 20 ms G.711 RTP stream in a pcap sipp can replay. sipp sends the
+    RTP headers as they are: a second pcap in the same call needs a later `first_seq` (the receiver
+    drops packets whose sequence and timestamp went backwards)."""
     pt, encode = {"PCMU": (0, ulaw_encode), "PCMA": (8, alaw_encode)}[codec]
     payload = encode(pcm8k)
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]  # Ethernet link type
     for n, off in enumerate(range(0, len(payload) - 159, 160)):
         marker = 0x80 if n == 0 else 0
-        rtp = struct.pack("!BBHII", 0x80, pt | marker, n, n * 160, ssrc) + payload[off:off + 160]
+        seq = first_seq + n
+        rtp = struct.pack("!BBHII", 0x80, pt | marker, seq & 0xFFFF, (seq * 160) & 0xFFFFFFFF, ssrc)
+        rtp += payload[off:off + 160]
         udp = struct.pack("!HHHH", 40000, 6000, 8 + len(rtp), 0) + rtp
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n, 0, 64, 17, 0,
                          socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2"))
@@ -80,12 +85,16 @@ _HDR = """Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 
 
 def _request(method: str, cseq: int, body: str = "", ctype: str = "", to_tag: bool = True,
-             retrans: bool = True) -> str:
+             retrans: bool = True, routed: bool = False) -> str:
+    """One request. `routed`: an in-dialog request through a proxy (Record-Route was saved with rrs)."""
     hdr = _HDR.format(to_tag="[peer_tag_param]" if to_tag else "", cseq=cseq, method=method)
     extra = f"\n      Content-Type: {ctype}" if ctype else ""
+    if routed:
+        extra += "\n      [routes]"
     attr = ' retrans="500"' if retrans else ""
+    target = "[next_url]" if routed else "sip:[service]@[remote_ip]:[remote_port]"
     return (f"""  <send{attr}><![CDATA[
-      {method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      {method} {target} SIP/2.0
       {hdr}{extra}
       Content-Length: [len]
 
@@ -93,20 +102,21 @@ def _request(method: str, cseq: int, body: str = "", ctype: str = "", to_tag: bo
 """)
 
 
-def sdp(payloads: dict[int, str], dtmf: bool = True) -> str:
+def sdp(payloads: dict[int, str], dtmf: bool = True, direction: str = "sendrecv", version: int = 1) -> str:
     """An audio offer; `payloads` maps RTP payload type -> rtpmap (e.g. {8: "PCMA/8000"})."""
     pts = list(payloads) + ([101] if dtmf else [])
     lines = [f"a=rtpmap:{pt} {m}" for pt, m in payloads.items()]
     if dtmf:
         lines += ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15"]
     return "\n".join(
-        ["v=0", "o=sipp 1 1 IN IP4 [local_ip]", "s=-", "c=IN IP4 [local_ip]", "t=0 0",
-         f"m=audio [auto_media_port] RTP/AVP {' '.join(map(str, pts))}", *lines, ""]
+        ["v=0", f"o=sipp 1 {version} IN IP4 [local_ip]", "s=-", "c=IN IP4 [local_ip]", "t=0 0",
+         f"m=audio [auto_media_port] RTP/AVP {' '.join(map(str, pts))}", *lines, f"a={direction}", ""]
     )
 
 
-def uac(steps: list[str], offer: str | None = None, expect: int = 200) -> str:
-    """A UAC scenario: INVITE with `offer`, expect `expect`; if 200, ACK, run `steps`, send BYE."""
+def uac(steps: list[str], offer: str | None = None, expect: int = 200, proxy: bool = False) -> str:
+    """A UAC scenario: INVITE with `offer`, expect `expect`; if 200, ACK, run `steps`, send BYE.
+    `proxy`: the call goes through a record-routing proxy (ACK and BYE follow the route set)."""
     offer = offer if offer is not None else sdp({8: "PCMA/8000", 0: "PCMU/8000"})
     parts = [_request("INVITE", 1, offer, "application/sdp", to_tag=False),
              '  <recv response="100" optional="true"/>\n',
@@ -126,11 +136,12 @@ def uac(steps: list[str], offer: str | None = None, expect: int = 200) -> str:
 ]]></send>
 """)
     else:
-        parts.append('  <recv response="200" rtd="true"/>\n')
-        parts.append(_request("ACK", 1, retrans=False))
+        rrs = ' rrs="true"' if proxy else ""
+        parts.append(f'  <recv response="200" rtd="true"{rrs}/>\n')
+        parts.append(_request("ACK", 1, retrans=False, routed=proxy))
         parts.extend(steps)
         if not any("BYE" in s and "recv" in s for s in steps):
-            parts.append(_request("BYE", 9))
+            parts.append(_request("BYE", 9, routed=proxy))
             parts.append('  <recv response="200"/>\n')
     return '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="voicebot">\n' + "".join(parts) + \
         "</scenario>\n"
@@ -144,6 +155,12 @@ def play(pcap: str | Path, wait_ms: int) -> str:
 
 def pause(ms: int) -> str:
     return f'  <pause milliseconds="{ms}"/>\n'
+
+
+def reinvite(cseq: int, offer: str) -> str:
+    """A re-INVITE inside the call (hold: an offer with a=sendonly; resume: a=sendrecv), then ACK."""
+    return (_request("INVITE", cseq, offer, "application/sdp") + '  <recv response="100" optional="true"/>\n'
+            + '  <recv response="200"/>\n' + _request("ACK", cseq, retrans=False))
 
 
 def info_dtmf(digit: str, cseq: int) -> str:

@@ -222,3 +222,23 @@ def test_invite_floods_do_not_kill_the_server(tmp_path):
     assert "503" in insider.errors  # the excess got 503 Service Unavailable...
     assert alive_after, (tmp_path / "responder.log").read_text()[-2000:]
     assert normal.ok, normal.errors or normal.out  # ...and the server still answers
+
+
+def test_hold_and_resume_keep_the_call_and_its_audio(tmp_path):
+    """The caller puts the bot on hold (no RTP, longer than rtp_timeout_s), then comes back."""
+    before, after = tmp_path / "before.pcap", tmp_path / "after.pcap"
+    sipp.write_rtp_pcap(before, voice_like(1.0, seed=5), "PCMA")
+    sipp.write_rtp_pcap(after, voice_like(1.0, seed=6), "PCMA", first_seq=200)  # the stream goes on
+    codecs = {8: "PCMA/8000"}
+    steps = [sipp.play(before, 1100), sipp.reinvite(2, sipp.sdp(codecs, direction="sendonly", version=2)),
+             sipp.pause(2500), sipp.reinvite(3, sipp.sdp(codecs, direction="sendrecv", version=3)),
+             sipp.play(after, 1300)]
+    responder = Responder(greeting=tone(seconds=0.5))
+    res, responder, _ = run(_call(sipp.uac(steps, sipp.sdp(codecs)), responder, rtp_timeout_s=1.5))
+    assert res.ok, res.errors or res.out
+    call = responder.calls[0]
+    assert isinstance(call.ended, HangUp)  # the caller hung up at the end: no "RTP lost" on hold
+    # audio before the hold and after the resume reached the bus
+    pcm = np.frombuffer(bytes(call.heard), dtype=np.int16).reshape(-1, 320).astype(float)
+    loud = np.sqrt((pcm**2).mean(axis=1)) > 300
+    assert loud[:60].sum() > 30 and loud[-70:].sum() > 30, loud.astype(int)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 
 import numpy as np
@@ -14,6 +15,7 @@ from sip_support import CallerProcess, run, voice_like
 
 from telephony import sipp
 from telephony.dialog import CallFailed
+from telephony.endpoint import SipStartError
 from telephony.responder import Responder, tone
 from telephony.server import SipServer
 from telephony.settings import SipSettings
@@ -155,7 +157,8 @@ def test_outgoing_call_failures_are_reported_not_raised_raw():
         errors = []
         async with SipServer(SipSettings(port=0)) as server:
             for uri, timeout in ((f"sip:busy@127.0.0.1:{port}", 5), ("not a uri", 5),
-                                 (f"sip:nobody@127.0.0.1:{sipp.free_port()}", 2)):
+                                 (f"sip:nobody@127.0.0.1:{sipp.free_port()}", 2),
+                                 ("sips:tls@127.0.0.1:5061", 2)):  # pjsua refuses at once: no TLS here
                 try:
                     await server.call(uri, timeout=timeout)
                 except (CallFailed, ValueError) as e:
@@ -164,7 +167,7 @@ def test_outgoing_call_failures_are_reported_not_raised_raw():
         return errors, left, await peer
 
     errors, left, peer = run(scenario())
-    assert [type(e) for e in errors] == [CallFailed, ValueError, CallFailed]
+    assert [type(e) for e in errors] == [CallFailed, ValueError, CallFailed, CallFailed]
     assert "486" in str(errors[0]) and "not a valid SIP URI" in str(errors[1])
     assert all("\n" not in str(e) for e in errors)
     assert left == 0
@@ -205,3 +208,24 @@ def test_many_short_calls_free_their_conference_slots():
     res, ports, live, transports = run(scenario())
     assert res.ok, res.errors or res.out
     assert (ports, live, transports) == (1, 0, 0)  # only the bridge's own port is left
+
+
+def test_start_errors_are_one_line():
+    async def scenario():
+        errors = []
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+            busy.bind(("127.0.0.1", 0))
+            try:
+                await SipServer(SipSettings(port=busy.getsockname()[1])).start()
+            except SipStartError as e:
+                errors.append(str(e))
+        async with SipServer(SipSettings(port=0)):
+            try:
+                await SipServer(SipSettings(port=0)).start()  # pjsua2 allows one endpoint per process
+            except SipStartError as e:
+                errors.append(str(e))
+        return errors
+
+    errors = run(scenario())
+    assert len(errors) == 2 and all("\n" not in e for e in errors), errors
+    assert "cannot listen on udp 127.0.0.1" in errors[0] and "already" in errors[1]

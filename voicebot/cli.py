@@ -12,6 +12,9 @@ from pathlib import Path
 
 from voicebot.config import Settings, SettingsError, load_settings
 
+OPERATOR_ERRORS = {"ModelMissing", "VoiceMissing", "VoiceCorrupt", "SipConfigError", "SipStartError", "CallFailed",
+                   "AudioFileError"}
+
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
@@ -106,6 +109,58 @@ def cmd_crm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sip(args: argparse.Namespace, settings: Settings):  # noqa: ANN202 - telephony imports stay lazy
+    from voicebot.phone import sip_settings
+
+    allow = tuple(args.allow.split(",")) if getattr(args, "allow", None) else None
+    return sip_settings(settings, bind=getattr(args, "bind", None), port=getattr(args, "port", None),
+                        transport=getattr(args, "transport", None), allowed_networks=allow)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    sip = _sip(args, settings)
+    if args.workers > 1:
+        from telephony.dispatcher import run_site
+
+        # Each worker is a whole bot (pjsua2 caps a process at 4 calls); Kamailio spreads calls over them.
+        worker = [sys.executable, "-m", "voicebot"] + (["--config", args.config] if args.config else [])
+        worker += ["serve", "--bind", "127.0.0.1", "--port", "{port}", "--allow", "127.0.0.1/32"]
+        asyncio.run(run_site(sip.port, args.workers, worker, host=sip.bind, allowed_networks=sip.allowed_networks))
+        return 0
+    from voicebot.phone import serve
+
+    return serve(settings, sip)
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from voicebot.engines import Engines
+    from voicebot.phone import place_call
+
+    settings = _settings(args)
+    sip = _sip(args, settings).__class__.from_mapping(dict(settings.extra.get("sip", {})), port=0)
+    reason = {"kind": "callback"}
+    if args.order:
+        reason = {"kind": "order_followup", "order_number": args.order}
+    elif args.ticket:
+        reason = {"kind": "ticket_followup", "ticket_number": args.ticket}
+    engines = Engines.load(settings)
+    try:
+        result = asyncio.run(place_call(args.uri, settings, engines, sip, reason))
+    finally:
+        engines.store.close()
+    print(f"call ended by {result.ended_by} after {result.duration_s:.0f} s; "
+          f"CRM interaction #{result.interaction_id}, outcome {result.outcome}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from voicebot.phone import DEMO_FIXTURE, demo
+
+    fixture = Path(args.fixture) if args.fixture else DEMO_FIXTURE
+    return demo(_settings(args), fixture, Path(args.out))
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from dialogue.seq2seq.train import main as train_dialogue
 
@@ -129,6 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--voice", help="bot voice: hibari, piper-joe, coqui")
     r.set_defaults(func=cmd_replay)
 
+    d = sub.add_parser("demo", help="a real SIP call on 127.0.0.1: a recorded customer calls the bot")
+    d.add_argument("--fixture", help="the customer's side of the call (default: an order-status call)")
+    d.add_argument("--out", default="out/demo", help="where the caller's recording goes")
+    d.add_argument("--crm", help="SQLAlchemy URL of the CRM (default from settings; demo data if empty)")
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("serve", help="answer SIP calls")
+    s.add_argument("--bind", help="address to listen on (default 127.0.0.1, [sip] bind)")
+    s.add_argument("--port", type=int, help="SIP port (default 5060)")
+    s.add_argument("--transport", choices=["udp", "tcp", "tls"])
+    s.add_argument("--allow", help="comma-separated CIDRs allowed to call (default 127.0.0.0/8)")
+    s.add_argument("--workers", type=int, default=1, help="worker processes behind a Kamailio dispatcher")
+    s.add_argument("--crm", help="SQLAlchemy URL of the CRM")
+    s.set_defaults(func=cmd_serve)
+
+    o = sub.add_parser("call", help="place an outbound customer-care call")
+    o.add_argument("uri", help="who to call, e.g. sip:alice@127.0.0.1:5062")
+    o.add_argument("--order", help="follow up on this order number")
+    o.add_argument("--ticket", help="follow up on this ticket number")
+    o.add_argument("--crm", help="SQLAlchemy URL of the CRM")
+    o.set_defaults(func=cmd_call)
+
     c = sub.add_parser("crm", help="the CRM store: load demo data, read tickets and calls")
     c.add_argument("action", choices=["load-demo", "tickets", "interactions", "notifications"])
     c.add_argument("--crm", help="SQLAlchemy URL (default from settings)")
@@ -151,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as e:
         print(f"voicebot: settings: {e}", file=sys.stderr)
         return 2
+    except Exception as e:
+        # Errors meant for the operator (a missing model, a bad SIP setting, a call not answered) are one line.
+        if type(e).__name__ in OPERATOR_ERRORS:
+            print(f"voicebot: {e}", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         return 130
 

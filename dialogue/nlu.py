@@ -97,6 +97,14 @@ def read_heldout(path: Path = CORPUS_DIR / "heldout.txt") -> list[tuple[str, str
     return examples
 
 
+def phone_text_features() -> FeatureUnion:
+    """TF-IDF over words (1-2-grams) and characters (2-5-grams): char n-grams survive ASR misspellings."""
+    return FeatureUnion([
+        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"[a-z0-9']+")),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+    ])
+
+
 class IntentClassifier:
     """Immutable once trained; safe to share between calls and threads."""
 
@@ -114,10 +122,7 @@ class IntentClassifier:
         out-of-fold decision scores (so confidences are calibrated on utterances the SVM did not see)."""
         start = time.perf_counter()
         texts, labels = zip(*((normalise(t), i) for t, i in examples), strict=True)
-        features = FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"[a-z0-9']+")),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
-        ])
+        features = phone_text_features()
         x = features.fit_transform(texts)
         y = np.array(labels)
         svm = LinearSVC(C=1.0, random_state=0)

@@ -14,11 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from dialogue.nlu import normalise
+from dialogue.nlu import normalise, phone_text_features
 
 CORPUS_DIR = Path(__file__).parent / "corpus" / "sentiment"
 LABELS = ("neg", "neu", "pos")
@@ -52,10 +51,7 @@ class SentimentClassifier:
     def train(cls, examples: Iterable[tuple[str, str]]) -> SentimentClassifier:
         start = time.perf_counter()
         texts, labels = zip(*((_view(t), label) for t, label in examples), strict=True)
-        features = FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"[a-z0-9']+")),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
-        ])
+        features = phone_text_features()
         x = features.fit_transform(texts)
         model = LogisticRegression(C=8.0, max_iter=2000)  # lbfgs: deterministic
         model.fit(x, np.array(labels))

@@ -8,20 +8,11 @@ import threading
 import pytest
 
 from crm_store import CrmStore
-from crm_store.demo import load_demo
 from dialogue import DialogueAct, DialogueManager, GeneratedReply, ReplyContext, TemplateGenerator, fill
 from dialogue.acts import ACTS, placeholders
 from dialogue.templates import TEMPLATES
 
 ALICE = "+15551230001"
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> CrmStore:
-    store = CrmStore.open(f"sqlite:///{tmp_path_factory.mktemp('crm')}/crm.db")
-    load_demo(store)
-    yield store
-    store.close()
 
 
 @pytest.fixture(scope="module")

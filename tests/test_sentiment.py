@@ -8,20 +8,11 @@ from pathlib import Path
 import pytest
 
 from crm_store import CrmStore
-from crm_store.demo import load_demo
 from dialogue import DialogueManager
 from dialogue.sentiment import ANGRY_BELOW, CORPUS_DIR, default_sentiment, heldout_accuracy, read_labelled
 
 ALICE = "+15551230001"
 ANGRY = ["this is ridiculous my order 345 is a week late", "i'm so fed up nobody ever tells me anything"]
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> CrmStore:
-    store = CrmStore.open(f"sqlite:///{tmp_path_factory.mktemp('crm')}/crm.db")
-    load_demo(store)
-    yield store
-    store.close()
 
 
 def test_heldout_accuracy(capsys: pytest.CaptureFixture) -> None:

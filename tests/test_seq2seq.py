@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from crm_store import CrmStore
-from crm_store.demo import load_demo
 from dialogue import DialogueAct, DialogueManager
 from dialogue.acts import ACTS, placeholders
 from dialogue.seq2seq.corpus import build_examples, expand, read_replies
@@ -19,14 +18,6 @@ from dialogue.seq2seq.gate import SafetyGate
 
 ALICE = "+15551230001"
 SHIPPED = Path(__file__).resolve().parents[1] / "dialogue" / "seq2seq" / "checkpoint" / "seq2seq.pt"
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> CrmStore:
-    store = CrmStore.open(f"sqlite:///{tmp_path_factory.mktemp('crm')}/crm.db")
-    load_demo(store)
-    yield store
-    store.close()
 
 
 @pytest.fixture(scope="module")

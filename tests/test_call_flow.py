@@ -236,3 +236,24 @@ def test_any_wav_format_is_converted_once(tmp_path: Path, speech: np.ndarray) ->
     for name in ("u8.wav", "f32.wav"):
         t = FileTransport(tmp_path / name)
         assert abs(t.duration_s - len(speech) / RATE) < 0.05
+
+
+def test_recognition_starts_before_the_endpoint_and_is_used_when_the_caller_stays_quiet(
+    tmp_path: Path, speech: np.ndarray
+) -> None:
+    wav = build_call(tmp_path / "one.wav", [(2.0, speech)], 10.0)
+    conv = FakeConversation(greeting_words=1, reply_words=2)
+    result, _, asr = run_call(wav, conv)
+    assert len(asr.heard) == 1 and conv.said == ["utterance 1"]  # one decode, started early, and used
+    assert result.caller_turns[0].asr_wait_ms < 50
+
+
+def test_a_pause_mid_sentence_drops_the_early_guess(tmp_path: Path, speech: np.ndarray) -> None:
+    # 300 ms of silence inside the turn: past the speculative start (200 ms), short of the 400 ms endpoint.
+    half = len(speech) // 2
+    wav = build_call(tmp_path / "pause.wav", [(2.0, speech[:half]), (2.0 + half / RATE + 0.3, speech[half:])], 12.0)
+    conv = FakeConversation(greeting_words=1, reply_words=2)
+    result, _, asr = run_call(wav, conv)
+    assert len(result.caller_turns) == 1 and len(asr.heard) >= 2  # an early decode happened at the pause
+    assert conv.said == [f"utterance {len(asr.heard)}"]  # the answer is from the last, whole-turn decode
+    assert abs(asr.heard[-1] - len(speech) / RATE) < 0.6  # ... which heard the whole sentence

@@ -49,8 +49,7 @@ class DialogueSettings:
 
 @dataclass
 class CallSettings:
-    max_call_s: float = 900.0
-    record_dir: str = ""
+    max_call_s: float = 900.0  # a safety net: the bot hangs up a call that runs longer
 
 
 @dataclass

@@ -44,6 +44,16 @@ class CallerSpeechStarted(Frame):
 
 
 @dataclass(frozen=True, slots=True)
+class CallerPause(Frame):
+    """The caller has paused long enough that the turn is probably over: a recognizer may start on `pcm`
+    now and have the text ready when the end-of-turn silence is confirmed (speculative endpointing)."""
+
+    turn: int
+    pcm: bytes
+    end_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class CallerTurn(Frame):
     """One VAD-cut turn: the caller's speech from its onset to the end-of-turn silence.
 
@@ -65,7 +75,8 @@ class Transcript(Frame):
     start_s: float
     end_s: float
     decided_s: float
-    asr_ms: float
+    asr_ms: float  # recognizer compute time
+    asr_wait_ms: float = 0.0  # of which the caller waited after the endpoint (less when started early)
     confidence: float | None = None
 
 

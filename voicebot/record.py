@@ -27,6 +27,7 @@ class TurnRecord:
     interrupted: bool = False
     crm_turn: int | None = None
     asr_ms: float | None = None
+    asr_wait_ms: float | None = None
     dialogue_ms: float | None = None
     tts_first_audio_ms: float | None = None
     reply_started_s: float | None = None  # first bot audio frame on the line
@@ -47,6 +48,7 @@ class TurnRecord:
         out = {
             "endpoint": endpoint,
             "asr": self.asr_ms,
+            "asr_wait": self.asr_wait_ms,
             "dialogue": self.dialogue_ms,
             "tts_first_audio": self.tts_first_audio_ms,
             "voice_to_voice": v2v,
@@ -79,7 +81,7 @@ class CallRecord:
             r.start_s, r.end_s, r.decided_s = frame.start_s, frame.end_s, frame.decided_s
         elif isinstance(frame, Transcript):
             r = self._rec(frame.turn)
-            r.transcript, r.asr_ms = frame.text, frame.asr_ms
+            r.transcript, r.asr_ms, r.asr_wait_ms = frame.text, frame.asr_ms, frame.asr_wait_ms
         elif isinstance(frame, BotReply):
             r = self._rec(frame.turn)
             if frame.heard:

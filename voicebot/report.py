@@ -65,15 +65,18 @@ def write_html(path: str | Path, card: Scorecard, runs: list[FixtureRun]) -> Non
         for r in runs
     )
     speed = f"{card.speed:.1f}× real time" if card.speed else "–"
+    fallback = card.summary()["seq2seq_fallback_rate"]
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>voicebot replay report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1400px}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:3px 6px;font-size:13px;vertical-align:top}}tr.bad{{background:#fde}}
 .big td{{font-size:16px}}</style></head><body>
 <h1>voicebot replay report</h1>
 <table class="big"><tr><th>fixtures</th><th>caller turns scored</th><th>WER</th><th>intent accuracy</th>
-<th>slot accuracy</th><th>caller served (reply words)</th><th>replay speed</th><th>errors</th></tr>
+<th>slot accuracy</th><th>caller served (reply words)</th><th>Seq2Seq fallbacks</th><th>replay speed</th>
+<th>errors</th></tr>
 <tr><td>{card.fixtures}</td><td>{len(card.turns)}</td><td>{_pct(card.wer)}</td><td>{_pct(card.intent_accuracy)}</td>
-<td>{_pct(card.slot_accuracy)}</td><td>{_pct(card.reply_accuracy)}</td><td>{speed}</td><td>{len(card.errors)}</td></tr></table>
+<td>{_pct(card.slot_accuracy)}</td><td>{_pct(card.reply_accuracy)}</td><td>{_pct(fallback)}</td><td>{speed}</td>
+<td>{len(card.errors)}</td></tr></table>
 <h2>Latency per stage (ms)</h2><table><tr><th>stage</th><th>p50</th><th>p95</th><th>n</th></tr>{''.join(rows)}</table>
 <img alt="latency distribution" src="data:image/png;base64,{png}">
 <h2>Errors</h2><ul>{errors}</ul>

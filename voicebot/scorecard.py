@@ -16,7 +16,7 @@ from asr.wer import normalize_transcript, word_errors
 from voicebot.record import TurnRecord
 from voicebot.replay import FixtureRun
 
-STAGES = ("endpoint", "asr", "dialogue", "tts_first_audio", "voice_to_voice")
+STAGES = ("endpoint", "asr", "asr_wait", "dialogue", "tts_first_audio", "voice_to_voice")
 SLACK_S = 0.5
 
 
@@ -95,6 +95,7 @@ class Scorecard:
             "slot_accuracy": self.slot_accuracy,
             "reply_accuracy": self.reply_accuracy,
             "x_realtime": self.speed,
+            "seq2seq_fallback_rate": self.fallback_turns / self.replies if self.replies else None,
         }
         for s in STAGES:
             p50, p95 = self.percentiles(s)

@@ -22,6 +22,7 @@ from voicebot.frames import (
     SAMPLE_RATE,
     BargeIn,
     CallerAudio,
+    CallerPause,
     CallerSilent,
     CallerSpeechStarted,
     CallerTurn,
@@ -45,6 +46,8 @@ class TurnSettings:
     min_speech_ms: int = 120
     preroll_ms: int = 300
     max_turn_s: float = 20.0  # fits the recognizer's fast 20 s window
+    # Start recognising this long before the end-of-turn silence is confirmed; 0 turns it off.
+    speculative_lead_ms: int = 200
     no_input_s: float = 8.0
     min_rms: float = 60.0  # int16 RMS below which a frame is silence whatever the VAD says
 
@@ -116,8 +119,11 @@ class TurnDetector(Processor):
             slow = self.expecting in self.s.slow_answers
             end_ms = self.s.expecting_silence_ms if slow else self.s.end_silence_ms
             too_long = t + step - self._start_s >= self.s.max_turn_s
-            if self._silent_frames * FRAME_MS >= end_ms or too_long:
+            silent_ms = self._silent_frames * FRAME_MS
+            if silent_ms >= end_ms or too_long:
                 await self._end_turn(t + step, forced=too_long)
+            elif self.s.speculative_lead_ms and silent_ms == max(end_ms - self.s.speculative_lead_ms, 100):
+                await self.push(CallerPause(self._turn, self._turn_audio(self._frames), self._last_voiced_s))
             return
         self._preroll.append(frame.pcm)
         self._run = self._run + 1 if voiced else 0
@@ -150,6 +156,11 @@ class TurnDetector(Processor):
         self._preroll.clear()
         await self.push(CallerSpeechStarted(self._turn, self._start_s, b"".join(self._frames)))
 
+    def _turn_audio(self, frames: list[bytes]) -> bytes:
+        # Keep ~100 ms after the last voiced frame; the rest of the trailing silence only costs ASR time.
+        keep = len(frames) - max(0, self._silent_frames - 100 // FRAME_MS)
+        return b"".join(frames[:keep])
+
     async def _end_turn(self, t: float, forced: bool = False) -> None:
         if self._turn is None:
             return
@@ -158,13 +169,11 @@ class TurnDetector(Processor):
         self._last_activity_s = t
         if self._voiced_frames * FRAME_MS < self.s.min_speech_ms:
             return  # a click or a cough: not a turn
-        # Keep ~100 ms after the last voiced frame; the rest of the trailing silence only costs ASR time.
-        keep = len(frames) - max(0, self._silent_frames - 100 // FRAME_MS)
         self._awaiting_reply = True
         await self.push(
             CallerTurn(
                 turn=turn,
-                pcm=b"".join(frames[:keep]),
+                pcm=self._turn_audio(frames),
                 start_s=round(self._start_s, 3),
                 end_s=round(self._last_voiced_s, 3),
                 decided_s=round(t, 3),

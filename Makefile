@@ -1,5 +1,5 @@
 # The two commands a newcomer runs: `make demo` and `make test`. Both set up what they need first.
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test test-fast lint bench
 
 setup:
 	@bash scripts/setup.sh
@@ -7,7 +7,11 @@ setup:
 demo: setup
 	.venv/bin/voicebot demo
 
+# Everything, slow model tests and real SIP peers included (what CI runs). `make test-fast` for a quick loop.
 test: setup
+	.venv/bin/python -m pytest -q -m ""
+
+test-fast: setup
 	.venv/bin/python -m pytest -q
 
 lint: setup

@@ -84,7 +84,7 @@ _HDR = """Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       Max-Forwards: 70"""
 
 
-def _request(method: str, cseq: int, body: str = "", ctype: str = "", to_tag: bool = True,
+def request(method: str, cseq: int, body: str = "", ctype: str = "", to_tag: bool = True,
              retrans: bool = True, routed: bool = False) -> str:
     """One request. `routed`: an in-dialog request through a proxy (Record-Route was saved with rrs)."""
     hdr = _HDR.format(to_tag="[peer_tag_param]" if to_tag else "", cseq=cseq, method=method)
@@ -118,7 +118,7 @@ def uac(steps: list[str], offer: str | None = None, expect: int = 200, proxy: bo
     """A UAC scenario: INVITE with `offer`, expect `expect`; if 200, ACK, run `steps`, send BYE.
     `proxy`: the call goes through a record-routing proxy (ACK and BYE follow the route set)."""
     offer = offer if offer is not None else sdp({8: "PCMA/8000", 0: "PCMU/8000"})
-    parts = [_request("INVITE", 1, offer, "application/sdp", to_tag=False),
+    parts = [request("INVITE", 1, offer, "application/sdp", to_tag=False),
              '  <recv response="100" optional="true"/>\n',
              '  <recv response="180" optional="true"/>\n']
     if expect != 200:
@@ -138,10 +138,10 @@ def uac(steps: list[str], offer: str | None = None, expect: int = 200, proxy: bo
     else:
         rrs = ' rrs="true"' if proxy else ""
         parts.append(f'  <recv response="200" rtd="true"{rrs}/>\n')
-        parts.append(_request("ACK", 1, retrans=False, routed=proxy))
+        parts.append(request("ACK", 1, retrans=False, routed=proxy))
         parts.extend(steps)
         if not any("BYE" in s and "recv" in s for s in steps):
-            parts.append(_request("BYE", 9, routed=proxy))
+            parts.append(request("BYE", 9, routed=proxy))
             parts.append('  <recv response="200"/>\n')
     return '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="voicebot">\n' + "".join(parts) + \
         "</scenario>\n"
@@ -159,12 +159,12 @@ def pause(ms: int) -> str:
 
 def reinvite(cseq: int, offer: str) -> str:
     """A re-INVITE inside the call (hold: an offer with a=sendonly; resume: a=sendrecv), then ACK."""
-    return (_request("INVITE", cseq, offer, "application/sdp") + '  <recv response="100" optional="true"/>\n'
-            + '  <recv response="200"/>\n' + _request("ACK", cseq, retrans=False))
+    return (request("INVITE", cseq, offer, "application/sdp") + '  <recv response="100" optional="true"/>\n'
+            + '  <recv response="200"/>\n' + request("ACK", cseq, retrans=False))
 
 
 def info_dtmf(digit: str, cseq: int) -> str:
-    return _request("INFO", cseq, f"Signal={digit}\nDuration=160\n", "application/dtmf-relay") + \
+    return request("INFO", cseq, f"Signal={digit}\nDuration=160\n", "application/dtmf-relay") + \
         '  <recv response="200"/>\n'
 
 

@@ -139,6 +139,11 @@ class CallerProcess:
 
     async def result(self, timeout: float = 60) -> dict:
         """Wait for it to finish; its last stdout line is the JSON summary."""
-        out, err = await asyncio.wait_for(self.proc.communicate(), timeout)
+        try:
+            out, err = await asyncio.wait_for(self.proc.communicate(), timeout)
+        finally:
+            if self.proc.returncode is None:  # timed out: never leave a caller process behind
+                self.proc.kill()
+                await self.proc.wait()
         assert self.proc.returncode == 0, err.decode(errors="replace")[-3000:]
         return json.loads(out.decode().strip().splitlines()[-1])

@@ -125,7 +125,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         # Each worker is a whole bot (pjsua2 caps a process at 4 calls); Kamailio spreads calls over them.
         worker = [sys.executable, "-m", "voicebot"] + (["--config", args.config] if args.config else [])
+        worker += ["-v"] if args.verbose else []
         worker += ["serve", "--bind", "127.0.0.1", "--port", "{port}", "--allow", "127.0.0.1/32"]
+        worker += ["--crm", args.crm] if args.crm else []
         asyncio.run(run_site(sip.port, args.workers, worker, host=sip.bind, allowed_networks=sip.allowed_networks))
         return 0
     from voicebot.phone import serve
@@ -135,10 +137,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_call(args: argparse.Namespace) -> int:
     from voicebot.engines import Engines
-    from voicebot.phone import place_call
+    from voicebot.phone import place_call, sip_settings
 
     settings = _settings(args)
-    sip = _sip(args, settings).__class__.from_mapping(dict(settings.extra.get("sip", {})), port=0)
+    sip = sip_settings(settings, port=0)  # our side of an outbound call: any free local port
     reason = {"kind": "callback"}
     if args.order:
         reason = {"kind": "order_followup", "order_number": args.order}

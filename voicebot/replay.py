@@ -102,7 +102,8 @@ def describe_turns(run: FixtureRun) -> str:
         if t.transcript:
             lines.append(f"    caller: {t.transcript}")
         slots = " ".join(f"{k}={v}" for k, v in t.slots.items())
-        lines.append(f"    intent: {t.intent or '-'} {slots}".rstrip())
+        mood = f" (sentiment {t.sentiment:+.2f})" if t.sentiment is not None else ""
+        lines.append(f"    intent: {t.intent or '-'} {slots}".rstrip() + mood)
         note = " [interrupted]" if t.interrupted else ""
         conf = f" {t.confidence:.2f}" if t.confidence is not None else ""
         lines.append(f"    bot ({t.generator or '-'}{conf}): {t.reply}{note}")

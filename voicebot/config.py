@@ -30,6 +30,8 @@ class AsrSettings:
     threads: int = 2
     language: str = "en"
     model_dir: str = ""  # vosk: the user-supplied model folder
+    window_s: float = 20.0  # Whisper encoder window: 20 s is ~1.7x faster than 30 s at the same WER
+    workers: int = 1  # turns decoded in parallel; 2 (with threads = 1) serves concurrent calls faster
 
 
 @dataclass

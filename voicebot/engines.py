@@ -41,8 +41,10 @@ class Engines:
 
         t = time.perf_counter()
         a = settings.asr
+        whisper = {"window_s": a.window_s, "workers": a.workers} if a.engine.startswith("whisper") else {}
         recognizer = load_recognizer(
-            a.engine, device=a.device, threads=a.threads, language=a.language, model_dir=a.model_dir or None
+            a.engine, device=a.device, threads=a.threads, language=a.language, model_dir=a.model_dir or None,
+            **whisper,
         )
         times["asr"] = time.perf_counter() - t
 

@@ -168,10 +168,7 @@ def info_dtmf(digit: str, cseq: int) -> str:
         '  <recv response="200"/>\n'
 
 
-def expect_bye(timeout_ms: int) -> str:
-    """Wait for the other side to hang up and confirm it."""
-    return f"""  <recv request="BYE" timeout="{timeout_ms}"/>
-  <send><![CDATA[
+OK_TO_LAST = """  <send><![CDATA[
       SIP/2.0 200 OK
       [last_Via:]
       [last_From:]
@@ -182,6 +179,11 @@ def expect_bye(timeout_ms: int) -> str:
 
 ]]></send>
 """
+
+
+def expect_bye(timeout_ms: int) -> str:
+    """Wait for the other side to hang up and confirm it."""
+    return f'  <recv request="BYE" timeout="{timeout_ms}"/>\n' + OK_TO_LAST
 
 
 # --- running sipp --------------------------------------------------------------------------------------

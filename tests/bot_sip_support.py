@@ -248,25 +248,12 @@ def heard_words(pcm: np.ndarray, rate: int) -> str:
 # --- sipp pieces ---------------------------------------------------------------------------------------
 
 
-_BYE_OK = """  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-]]></send>
-"""
-
-
 def talk_scenario(pcap: Path, hold_ms: int, proxy: bool = False, codec: str = "PCMU") -> str:
     """sipp calls, plays `pcap`, and hangs up after `hold_ms` unless the bot hung up first (then it answers
     the bot's BYE). `proxy`: through a record-routing proxy, the BYE follows the route set."""
     wait_bye = (f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
                 f'  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>\n'
-                + _BYE_OK + '  <nop hide="true" next="done"/>\n  <label id="hangup"/>\n')
+                + sipp.OK_TO_LAST + '  <nop hide="true" next="done"/>\n  <label id="hangup"/>\n')
     ours = sipp.request("BYE", 9, routed=proxy) + '  <recv response="200"/>\n  <label id="done"/>\n'
     pt = {"PCMU": 0, "PCMA": 8}[codec]
     return sipp.uac([wait_bye, ours], sipp.sdp({pt: f"{codec}/8000"}), proxy=proxy)

@@ -99,9 +99,11 @@ def cmd_crm(args: argparse.Namespace) -> int:
         for i in store.interactions(limit=args.limit):
             print(f"#{i.id} {i.started_at:%Y-%m-%d %H:%M} {i.direction} {i.caller or '?'} "
                   f"{len(i.turns)} turns, {i.duration_s or 0:.0f} s → {i.outcome}")
-            if args.verbose:
+            if args.turns:
                 for t in i.turns:
-                    print(f"    caller: {t.transcript}\n    bot [{t.intent}]: {t.reply}")
+                    if t.transcript:
+                        print(f"    caller: {t.transcript}")
+                    print(f"    bot [{t.intent}]: {t.reply}")
     elif args.action == "notifications":
         for n in store.notifications():
             print(f"{n.created_at:%Y-%m-%d %H:%M} to {n.team}: {n.message}")
@@ -212,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("action", choices=["load-demo", "tickets", "interactions", "notifications"])
     c.add_argument("--crm", help="SQLAlchemy URL (default from settings)")
     c.add_argument("--limit", type=int, default=20)
+    c.add_argument("--turns", action="store_true", help="interactions: show what was said, turn by turn")
     c.set_defaults(func=cmd_crm)
 
     t = sub.add_parser("train", help="train a model: `voicebot train dialogue --help`")

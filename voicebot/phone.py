@@ -112,6 +112,6 @@ def demo(settings: Settings, fixture: Path = DEMO_FIXTURE, out_dir: Path = Path(
         v2v = [t.timings_ms["voice_to_voice"] for t in r.caller_turns if t.timings_ms["voice_to_voice"]]
         if v2v:
             print(f"end of caller speech -> first bot audio: {', '.join(f'{x:.0f}' for x in v2v)} ms")
-        print(f"what the caller heard: {heard}   (see the call again: voicebot crm interactions -v)")
+        print(f"what the caller heard: {heard}   (see the call again: voicebot crm interactions --turns)")
     engines.store.close()
     return rc if results else 1

@@ -12,6 +12,7 @@ import asyncio
 import re
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,3 +197,30 @@ def test_asking_for_a_person_transfers_the_caller_to_the_agent(tmp_path):
     said = set(re.findall(r"[a-z']+", asked.reply.lower()))
     got = set(re.findall(r"[a-z']+", heard_words(heard[6 * rate:], rate)))
     assert len(said & got) >= 0.6 * len(said), (asked.reply, got)
+
+
+def test_barge_in_over_sip_cuts_the_bot_and_the_call_is_recorded(tmp_path):
+    """The caller talks over the bot's answer: the reply is cut and marked interrupted in the CRM; with
+    recording on, both legs of the call are in a WAV whose path is on the interaction."""
+    config = tmp_path / "voicebot.toml"
+    config.write_text(f'[sip]\nrecord_dir = "{tmp_path / "recordings"}"\n')
+    meta = fixture("call_bargein_return_policy")[1]
+
+    async def scenario(bot: BotProcess):
+        caller = CallerProcess(bot.uri, "--play", str(FIXTURES / "call_bargein_return_policy.wav"), "--from",
+                               meta["caller_id"] or "caller", "--tail", "8", "--max-duration", "60")
+        try:
+            await caller.start()
+            return await caller.result(90)
+        finally:
+            await reap(caller)
+
+    with BotProcess(tmp_path / "bot", env={"VOICEBOT_CONFIG": str(config)}) as bot:
+        run(scenario(bot), 120)
+        (call,) = crm_interactions(bot.crm_url)
+    turns = [t for t in call.turns if t.transcript]
+    assert len(turns) >= 2, [t.transcript for t in call.turns]
+    assert turns[0].interrupted and not turns[-1].interrupted
+    assert call.recording_path and Path(call.recording_path).is_file()
+    info = sf.info(call.recording_path)
+    assert info.channels == 2 and info.duration > meta["turns"][-1]["end_s"]

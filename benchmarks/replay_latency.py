@@ -19,12 +19,8 @@ from pathlib import Path
 
 from voicebot.config import load_settings
 from voicebot.engines import Engines
-from voicebot.replay import find_fixtures, replay_fixture
+from voicebot.replay import FreshCrm, find_fixtures, replay_all
 from voicebot.scorecard import STAGES, score
-
-
-async def replay_all(fixtures, engines, settings):  # noqa: ANN001, ANN201
-    return [await replay_fixture(f, engines, settings) for f in fixtures]
 
 
 def main() -> int:
@@ -44,12 +40,13 @@ def main() -> int:
         settings.dialogue.generator = args.generator
     fixtures = find_fixtures(args.path)
     with tempfile.TemporaryDirectory() as tmp:
-        settings.crm.url = f"sqlite:///{tmp}/bench.db"
+        fresh = FreshCrm(Path(tmp))
+        settings.crm.url = f"sqlite:///{fresh.template}"
         t = time.perf_counter()
         engines = Engines.load(settings)
         startup = time.perf_counter() - t
         t = time.perf_counter()
-        runs = asyncio.run(replay_all(fixtures, engines, settings))
+        runs = asyncio.run(replay_all(fixtures, engines, settings, fresh=fresh))
         wall = time.perf_counter() - t
         engines.store.close()
     card = score(runs)

@@ -142,14 +142,14 @@ class CallLogMixin:
     def close_interaction(
         self, interaction_id: int, *, outcome: str, recording_path: str | None = None,
         sentiment: float | None = None,
-    ) -> InteractionView:
+    ) -> None:
         """End the call's log now. Closing an interaction twice is an error."""
         _text("outcome", outcome, 40)
         if recording_path is not None:
             _text("recording_path", str(recording_path), 500)
         sentiment = _sentiment(sentiment)
         with self._write() as s:
-            row = s.get(m.Interaction, interaction_id, options=[selectinload(m.Interaction.turns)])
+            row = s.get(m.Interaction, interaction_id)
             if row is None:
                 raise NotFound(f"no interaction with id {interaction_id}")
             if row.ended_at is not None:
@@ -158,8 +158,6 @@ class CallLogMixin:
             row.outcome = outcome
             row.recording_path = str(recording_path) if recording_path is not None else None
             row.sentiment = sentiment
-            s.flush()
-            return InteractionView.of(row)
 
     def interaction(self, interaction_id: int) -> InteractionView | None:
         """One call with its turns in order; None if unknown."""

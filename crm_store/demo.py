@@ -15,9 +15,10 @@ from sqlalchemy import exists, select
 from crm_store import models as m
 from crm_store.store import CrmStore
 
+ALICE_PHONE = "+15551230001"  # owns orders 4567 (shipped), 1024 (pending), 567 (delivered), 23456 (processing)
 CUSTOMERS = [
     # name, phone, email, address, preferences
-    ("Alice Johnson", "+15551230001", "alice.johnson@example.com", "12 Maple Street, Springfield",
+    ("Alice Johnson", ALICE_PHONE, "alice.johnson@example.com", "12 Maple Street, Springfield",
      {"contact": "email"}),
     ("Bob Smith", "+15551230002", "bob.smith@example.com", "48 Oak Avenue, Riverton", {"contact": "phone"}),
     ("Carol Diaz", "+15551230003", "carol.diaz@example.com", "7 Birch Lane, Lakeside", {"contact": "sms"}),
@@ -137,8 +138,7 @@ def load_demo(store: CrmStore, today: dt.date | None = None) -> None:
             order.items = [m.OrderItem(product=products[p], quantity=q, unit_price=products[p].price)
                            for p, q in items]
             s.add(order)
-    for category, text, order_number in TICKETS:
-        with store._read() as s:
-            known = s.scalar(select(exists().where(m.Ticket.category == category, m.Ticket.text == text)))
-        if not known:
-            store.open_ticket(category=category, text=text, order_number=order_number)
+        s.flush()  # the orders get their ids: the tickets below point at them
+        for category, text, order_number in TICKETS:
+            if not s.scalar(select(exists().where(m.Ticket.category == category, m.Ticket.text == text))):
+                store._insert_ticket(s, category, text, None, order_number, None)

@@ -20,7 +20,8 @@ def parse_url(url: str | URL) -> URL:
         raise ValueError(f"invalid database URL {str(url)!r}: {exc}") from None
 
 
-def _is_memory(url: URL) -> bool:
+def is_memory(url: URL) -> bool:
+    """True for an in-memory SQLite URL (``sqlite://``, ``:memory:``, ``mode=memory``)."""
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url.query)
 
 
@@ -39,7 +40,7 @@ def make_engines(url: URL) -> tuple[Engine, Engine]:
         return engine, engine
 
     kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}}
-    if _is_memory(url):
+    if is_memory(url):
         kwargs["poolclass"] = StaticPool  # one shared connection, or every session sees a new empty DB
     else:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -55,8 +55,9 @@ TICKET_CATEGORIES: MappingProxyType[str, str] = MappingProxyType({
 })
 
 
-def order_number_key(number: str | None) -> str | None:
-    """Canonical order number ("4567") from "#4567", " 4567 ", "45-67"; None if it is not a number."""
+def number_key(number: str | None) -> str | None:
+    """Canonical order or ticket number ("4567") from "#4567", " 4567 ", "45-67"; None if it is not a
+    number."""
     if number is None:
         return None
     text = re.sub(r"[\s\-]", "", str(number)).lstrip("#")

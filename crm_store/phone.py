@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 DEFAULT_COUNTRY_CODE = "1"
+# A suffix match needs a whole national number: 7 digits ("123-0001") would name a customer from a fragment.
+MIN_SUFFIX_DIGITS = 10
 _URI = re.compile(r"(?:sips?|tel):([^@;>?]*)", re.IGNORECASE)
 _ALLOWED = re.compile(r"^[\d\s().+\-/]*$")
 
@@ -47,11 +49,12 @@ def to_e164(raw: str | int | None, country_code: str = DEFAULT_COUNTRY_CODE) -> 
 
 
 def national_digits(raw: str | int | None) -> str | None:
-    """Digits of a number that lacks a country code, for a last-resort suffix match (at least 7)."""
+    """Digits of a number that lacks a country code, for a last-resort suffix match (at least
+    MIN_SUFFIX_DIGITS: a full national number, never a fragment of one)."""
     if raw is None or raw == "":
         return None
     text = _number_part(str(raw).strip()).strip()
     if not _ALLOWED.match(text) or text.startswith("+"):
         return None
     digits = re.sub(r"\D", "", text).lstrip("0")  # national trunk prefix "0" (UK, DE, ...)
-    return digits if 7 <= len(digits) <= 15 else None
+    return digits if MIN_SUFFIX_DIGITS <= len(digits) <= 15 else None

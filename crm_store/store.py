@@ -4,16 +4,17 @@ so one store object can be shared by all call threads."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import Engine, Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from crm_store import models as m
 from crm_store.calls import CallLogMixin
-from crm_store.engine import make_engines, parse_url
+from crm_store.engine import is_memory, make_engines, parse_url
 from crm_store.migrate import upgrade_to_head
 from crm_store.phone import national_digits, to_e164
 from crm_store.tickets import TicketDeskMixin
@@ -31,6 +32,10 @@ class CrmStore(TicketDeskMixin, CallLogMixin):
         self._engine = read_engine
         self._reader = sessionmaker(read_engine, expire_on_commit=False)
         self._writer = sessionmaker(write_engine, expire_on_commit=False)
+        # An in-memory SQLite database is one shared connection: two threads in it at once break each
+        # other's transactions, so its sessions take turns. A file or a server needs no such lock.
+        memory = read_engine.url.get_backend_name() == "sqlite" and is_memory(read_engine.url)
+        self._turn: AbstractContextManager = threading.RLock() if memory else nullcontext()
 
     @classmethod
     def open(cls, url: str = DEFAULT_URL) -> CrmStore:
@@ -54,13 +59,13 @@ class CrmStore(TicketDeskMixin, CallLogMixin):
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with self._reader() as session:
+        with self._turn, self._reader() as session:
             yield session
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on any error."""
-        with self._writer.begin() as session:
+        with self._turn, self._writer.begin() as session:
             yield session
 
     def is_empty(self) -> bool:
@@ -148,14 +153,14 @@ class CrmStore(TicketDeskMixin, CallLogMixin):
             return ProductView.of(row) if row is not None else None
 
     @staticmethod
-    def _order_query():
+    def _order_query() -> Select[tuple[m.Order]]:
         return select(m.Order).options(
             joinedload(m.Order.customer), selectinload(m.Order.items).joinedload(m.OrderItem.product)
         )
 
     def order(self, number: str) -> OrderView | None:
         """The order with this number ("4567", "#4567", " 4567 "); None if unknown or not a number."""
-        key = m.order_number_key(number)
+        key = m.number_key(number)
         if key is None:
             return None
         with self._read() as s:

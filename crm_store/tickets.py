@@ -66,7 +66,7 @@ class TicketDeskMixin:
             raise ValueError(f"ticket text is {len(text)} characters; at most {MAX_TEXT} allowed")
         order_key = None
         if order_number is not None:
-            order_key = m.order_number_key(order_number)
+            order_key = m.number_key(order_number)
             if order_key is None:
                 raise ValueError(f"order number {order_number!r} is not a number")
         for attempt in range(3):  # a concurrent ticket may take our number on backends without lock-at-begin
@@ -123,7 +123,7 @@ class TicketDeskMixin:
 
     def ticket(self, number: str) -> TicketView | None:
         """One ticket by its number ("1001" or "#1001")."""
-        key = m.order_number_key(number)  # same digits-only shape as order numbers
+        key = m.number_key(number)  # same digits-only shape as order numbers
         if key is None:
             return None
         with self._read() as s:
@@ -133,7 +133,7 @@ class TicketDeskMixin:
     def set_ticket_status(self, number: str, status: str) -> TicketView:
         """Move a ticket to open, in_progress or closed."""
         check_ticket_status(status)
-        key = m.order_number_key(number)
+        key = m.number_key(number)
         with self._write() as s:
             row = s.scalar(select(m.Ticket).where(m.Ticket.number == key)) if key else None
             if row is None:

@@ -5,8 +5,9 @@ conv = manager.start("+15551230001")
 conv.greet().text; conv.respond("where is my order 4567").text; conv.close()
 """
 
-from dialogue.acts import DialogueAct, GeneratedReply, MissingValue, ReplyContext, ReplyGenerator, fill
-from dialogue.manager import BotTurn, Conversation, DialogueManager
+from dialogue.acts import Declined, DialogueAct, GeneratedReply, MissingValue, ReplyContext, ReplyGenerator, fill
+from dialogue.conversation import BotTurn, Conversation
+from dialogue.manager import DialogueManager
 from dialogue.nlu import INTENTS, Nlu, NluResult
 from dialogue.templates import TemplateGenerator
 
@@ -14,6 +15,7 @@ __all__ = [
     "INTENTS",
     "BotTurn",
     "Conversation",
+    "Declined",
     "DialogueAct",
     "DialogueManager",
     "GeneratedReply",

@@ -25,7 +25,8 @@ class DialogueAct:
 class GeneratedReply:
     text: str  # delexicalised: "Order [order_number] has shipped ..."
     generator: str  # "template", "seq2seq", ...
-    confidence: float | None = None
+    confidence: float | None = None  # None: the generator cannot tell (the gate then skips that check)
+    finished: bool = True  # False when a length cap cut the text
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,15 @@ class MissingValue(KeyError):
     """A generated text used a placeholder the act has no value for."""
 
 
+class Declined(Exception):
+    """A generator declines an act (e.g. one added after it was trained); the manager says the template,
+    marked `fallback:<reason>`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def placeholders(text: str) -> set[str]:
     return set(PLACEHOLDER_RE.findall(text))
 
@@ -77,6 +87,7 @@ ACTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "greet": (("company",), ("customer_name",)),
     "outbound_order": (("company", "order_number"), ("customer_name",)),
     "outbound_ticket": (("company", "ticket_id"), ("customer_name",)),
+    "outbound_ticket_closed": (("company", "ticket_id"), ("customer_name",)),
     "outbound_callback": (("company",), ("customer_name",)),
     "ask_how_help": ((), ("customer_name",)),
     "ask_questions": ((), ()),
@@ -100,6 +111,8 @@ ACTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "order_delivered": (("order_number", "order_status"), ("delivered_on", "carrier")),
     "order_cancelled": (("order_number", "order_status"), ()),
     "order_returned": (("order_number", "order_status"), ()),
+    # Still on its way after the expected day (a past date, said as a past one).
+    "order_late": (("order_number", "order_status", "expected_delivery"), ("carrier", "shipped_on", "tracking")),
     "order_not_found": (("order_number",), ()),
     "ask_order_number": ((), ("order_list",)),
     "product_in_stock": (("product_name", "product_price"), ("stock", "description")),
@@ -112,6 +125,7 @@ ACTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ticket_opened": (("ticket_id", "team"), ("order_number",)),
     "return_policy": (("return_days",), ()),
     "return_opened": (("ticket_id", "team", "order_number"), ("return_days",)),
+    "return_not_possible": (("return_days",), ()),  # after the order's own act: not delivered, or too long ago
     "transfer": ((), ()),
     "no_agent_offer_callback": ((), ()),
     "callback_opened": (("ticket_id", "team"), ()),

@@ -41,8 +41,7 @@ class Answers(Moves):
             return self._not_found(number, intent, slots)
         state.last_order = order
         state.informed = True
-        acts = [DialogueAct(f"order_{order.status}", intent, self.orders.values(order)),
-                DialogueAct("offer_more", intent)]
+        acts = [self.orders.act(order, intent), DialogueAct("offer_more", intent)]
         return Decision(acts, intent, slots, "anything_else")
 
     def _product(self, state: DialogState, text: str, slots: dict[str, str], intent: str) -> Decision:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,13 +43,14 @@ class BotTurn:
     end_call: bool = False
     transfer_to: str | None = None
     interruptible: bool = True
-    expecting: str | None = None  # what the bot just asked for (see dialogue.state.EXPECTING)
+    expecting: str | None = None  # what the bot just asked for (values in dialogue/README.md)
     sentiment: float | None = None  # the caller turn's sentiment in [-1, 1] (negative = upset); None if no words
     nlu_confidence: float | None = None  # the intent classifier's confidence for the caller turn
 
 
 class Conversation:
-    """One call. Methods are serialised by a lock, so a pipeline may call them from any thread."""
+    """One call. Methods are serialised by a lock, so a pipeline may call them from any thread. Once the
+    call is closed, caller events are ignored (they return None): nothing is stored on a closed call."""
 
     def __init__(self, manager: DialogueManager, interaction_id: int, customer: Any, direction: str,
                  reason: dict | None) -> None:
@@ -72,16 +74,20 @@ class Conversation:
 
     # --- caller events ------------------------------------------------------------------------------------
 
-    def greet(self) -> BotTurn:
+    def greet(self) -> BotTurn | None:
         with self._lock:
+            if self._after_close("greet"):
+                return None
             start = time.perf_counter()
-            decision = self._greeting()
+            decision = self._guarded(self._greeting, "bot_greeting")
             return self._finish(decision, "", None, start, interruptible=False)
 
-    def respond(self, text: str) -> BotTurn:
+    def respond(self, text: str) -> BotTurn | None:
         if not isinstance(text, str):
             raise TypeError(f"respond: expected the transcript as str, got {type(text).__name__}")
         with self._lock:
+            if self._after_close("respond"):
+                return None
             start = time.perf_counter()
             self.state.silences = 0
             sentiment = self._sentiment(text)
@@ -96,6 +102,8 @@ class Conversation:
         if not isinstance(digit, str) or digit not in DTMF_KEYS:
             raise ValueError(f"keypress: expected one DTMF key (0-9, *, #, A-D), got {digit!r}")
         with self._lock:
+            if self._after_close("keypress"):
+                return None
             start = time.perf_counter()
             self.state.silences = 0
             if digit in "ABCD":
@@ -113,9 +121,11 @@ class Conversation:
                 self._dtmf += digit
             return None
 
-    def no_input(self) -> BotTurn:
+    def no_input(self) -> BotTurn | None:
         """The caller said nothing: re-prompt once, end the call politely the second time in a row."""
         with self._lock:
+            if self._after_close("no_input"):
+                return None
             start = time.perf_counter()
             if self._dtmf:  # typed digits and waited: take them as submitted
                 digits, self._dtmf = self._dtmf, ""
@@ -133,12 +143,25 @@ class Conversation:
     # --- call record ----------------------------------------------------------------------------------
 
     def record_turn_timings(self, index: int, timings_ms: dict, interrupted: bool = False) -> None:
-        """Add pipeline timings (asr_ms, tts_first_ms, ...) to a stored turn, merged with dialogue_ms."""
+        """Add pipeline timings (asr_ms, tts_first_ms, ...) to a stored turn, merged with dialogue_ms.
+        Never raises: timings are a nice-to-have, and closing the call must not depend on them. A turn that
+        was never stored, bad timings or a failing store are logged and skipped."""
         if not isinstance(timings_ms, dict):
-            raise ValueError(f"timings_ms must be a dict, got {type(timings_ms).__name__}")
+            log.warning("record_turn_timings: timings_ms must be a dict, got %s; turn %s not updated",
+                        type(timings_ms).__name__, index)
+            return
         with self._lock:
-            merged = {**self._timings.get(index, {}), **timings_ms}
-            self.store.update_turn(self.interaction_id, index, timings_ms=merged, interrupted=interrupted)
+            if index not in self._timings:  # never stored (its write failed), or not one of this call's turns
+                log.warning("record_turn_timings: turn %s of interaction %s was not stored; timings dropped",
+                            index, self.interaction_id)
+                return
+            merged = {**self._timings[index], **timings_ms}
+            try:
+                self.store.update_turn(self.interaction_id, index, timings_ms=merged, interrupted=interrupted)
+            except Exception:
+                log.exception("could not store the timings of turn %s of interaction %s", index,
+                              self.interaction_id)
+                return
             self._timings[index] = merged
 
     def close(self, outcome: str | None = None, recording_path: str | None = None) -> None:
@@ -155,6 +178,8 @@ class Conversation:
                                              recording_path=recording_path, sentiment=overall)
             except ValueError:  # closed elsewhere already (e.g. by the service console)
                 log.warning("interaction %s was already closed", self.interaction_id)
+            except Exception:  # the caller has gone either way: log it, never leave the call half-closed
+                log.exception("could not close interaction %s in the CRM", self.interaction_id)
 
     def _inferred_outcome(self) -> str:
         s = self.state
@@ -175,24 +200,38 @@ class Conversation:
         if self.direction == "inbound" or self.reason is None:
             return Decision([DialogueAct("greet", "", names)], "bot_greeting")
         kind = self.reason["kind"]
-        if kind == "ticket_followup":
-            ticket = str(self.reason["ticket_number"]).strip().lstrip("#")
-            act = DialogueAct("outbound_ticket", "", {**names, "ticket_id": ticket})
-            return Decision([act], "bot_greeting", {}, "anything_else")
+        callback = Decision([DialogueAct("outbound_callback", "", names)], "bot_greeting")
         if kind == "callback":
-            return Decision([DialogueAct("outbound_callback", "", names)], "bot_greeting")
+            return callback
+        if kind == "ticket_followup":
+            number = str(self.reason["ticket_number"]).strip().lstrip("#")
+            ticket = self.store.ticket(number)
+            # Someone else's ticket, or none: say nothing about it (the callee may not be who filed it).
+            if ticket is None or not (ticket.customer_id is None or self._callee_is(ticket.customer_id)):
+                log.warning("outbound follow-up: ticket %s is unknown or not the callee's; greeting as a callback",
+                            number)
+                return callback
+            act = "outbound_ticket_closed" if ticket.status == "closed" else "outbound_ticket"
+            return Decision([DialogueAct(act, "", {**names, "ticket_id": ticket.number})], "bot_greeting", {},
+                            "anything_else")
         number = str(self.reason["order_number"]).strip().lstrip("#")
-        acts = [DialogueAct("outbound_order", "", {**names, "order_number": number})]
         order = self.store.order(number)
-        if order is None:  # never invent a status: just offer help
-            log.warning("outbound follow-up for unknown order %s", number)
-            acts.append(DialogueAct("ask_how_help", ""))
-            return Decision(acts, "bot_greeting", {"order_number": number})
+        if order is None or not self._callee_is(order.customer_id):  # never disclose another person's order
+            log.warning("outbound follow-up: order %s is unknown or not the callee's; greeting as a callback", number)
+            return callback
         self.state.last_order = order
         self.state.informed = True
-        acts += [DialogueAct(f"order_{order.status}", "", self.orders.values(order)),
-                 DialogueAct("ask_questions", "")]
-        return Decision(acts, "bot_greeting", {"order_number": number}, "anything_else")
+        acts = [DialogueAct("outbound_order", "", {**names, "order_number": order.number}),
+                self.orders.act(order, ""), DialogueAct("ask_questions", "")]
+        return Decision(acts, "bot_greeting", {"order_number": order.number}, "anything_else")
+
+    def _callee_is(self, customer_id: int) -> bool:
+        return self.customer is not None and self.customer.id == customer_id
+
+    def _after_close(self, event: str) -> bool:
+        if self.closed:
+            log.info("interaction %s is closed: ignoring a late %s", self.interaction_id, event)
+        return self.closed
 
     def _submit_keypad(self, digits: str, start: float) -> BotTurn:
         if not digits:
@@ -206,12 +245,13 @@ class Conversation:
         return self._finish(decision, f"[dtmf] {digits}#", 1.0, start)
 
     def _reask_act(self, expecting: str | None) -> DialogueAct:
-        return self.policy.acts([REASK.get(expecting, "ask_how_help")], "")[0]
+        return self.policy.plain_acts([REASK.get(expecting, "ask_how_help")], "")[0]
 
     def _sentiment(self, text: str) -> float | None:
-        """Score the caller's words and count angry turns in a row; None when nothing scorable was said."""
+        """Score the caller's words and count angry turns in a row; None when nothing was said ("um",
+        "[BLANK_AUDIO]"): silence neither counts as calm nor breaks a run of angry turns."""
         try:
-            score = self.manager.sentiment.score(text) if text.strip() else None
+            score = self.manager.sentiment.score(text)
         except Exception:  # the caller's answer matters more than the mood
             log.exception("sentiment failed in interaction %s", self.interaction_id)
             score = None
@@ -233,7 +273,7 @@ class Conversation:
         acts = kept + [DialogueAct(offer, decision.intent)]
         return Decision(acts, decision.intent, decision.slots, expecting, decision.intent)
 
-    def _guarded(self, decide: Any, intent: str) -> Decision:
+    def _guarded(self, decide: Callable[[], Decision], intent: str) -> Decision:
         """Run the policy; a CRM failure becomes an apology and an offer of a person, not dead air."""
         try:
             return decide()
@@ -266,6 +306,7 @@ class Conversation:
                                 sentiment=sentiment, timings_ms=timings)
         except Exception:  # losing the log line must not cost the caller the answer
             log.exception("could not store turn %s of interaction %s", index, self.interaction_id)
+            self._timings.pop(index, None)  # no stored turn to add timings to later
         return BotTurn(text=text, intent=decision.intent, slots=slots, act="+".join(names), index=index,
                        generator=rendered.generator, confidence=rendered.confidence, end_call=decision.end_call,
                        transfer_to=decision.transfer_to, interruptible=interruptible,

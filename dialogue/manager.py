@@ -1,18 +1,20 @@
 """`DialogueManager`: one per process, shared by all calls. It opens a `Conversation` per call (with its CRM
-interaction) and words the policy's acts through the configured `ReplyGenerator`, falling back to the
-templates act by act when a generator's reply is unusable.
+interaction) and words the policy's acts through the configured `ReplyGenerator`. Every reply of a generator
+other than the templates passes the one `SafetyGate`; a rejected reply (or a generator error) is replaced by
+the template for that act, and the turn is marked `fallback:<reason>`.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
-from dialogue.acts import ACTS, DialogueAct, MissingValue, ReplyContext, ReplyGenerator, fill, placeholders
+from dialogue.acts import Declined, DialogueAct, ReplyContext, ReplyGenerator, fill
 from dialogue.conversation import BotTurn, Conversation
+from dialogue.crm import Crm
 from dialogue.nlu import Nlu
 from dialogue.sentiment import SentimentClassifier, default_sentiment
+from dialogue.seq2seq.gate import SafetyGate
 from dialogue.templates import TemplateGenerator
 
 __all__ = ["BotTurn", "Conversation", "DialogueManager", "Rendered"]
@@ -21,17 +23,17 @@ log = logging.getLogger(__name__)
 
 DIRECTIONS = ("inbound", "outbound")
 OUTBOUND_KINDS = {"order_followup": "order_number", "ticket_followup": "ticket_number", "callback": None}
-# A generator reply below this confidence is replaced by the template for that act.
-MIN_GENERATOR_CONFIDENCE = 0.5
+MAX_CALLER_ID = 255  # what the call log keeps; a longer caller ID is cut, never a failed call
 
 
 class DialogueManager:
-    def __init__(self, store: Any, *, generator: ReplyGenerator | None = None,
+    def __init__(self, store: Crm, *, generator: ReplyGenerator | None = None,
                  transfer_target: str | None = None, company: str = "Acme", nlu: Nlu | None = None,
-                 sentiment: SentimentClassifier | None = None) -> None:
+                 sentiment: SentimentClassifier | None = None, gate: SafetyGate | None = None) -> None:
         self.store = store
         self.templates = TemplateGenerator()
         self.generator: ReplyGenerator = generator or self.templates
+        self.gate = gate or SafetyGate()
         self.transfer_target = transfer_target
         self.company = company
         self.nlu = nlu or Nlu(p.name for p in store.products())
@@ -44,9 +46,12 @@ class DialogueManager:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
         reason = _check_reason(direction, reason)
         self.nlu.set_products(p.name for p in self.store.products())  # the live catalog, once per call
-        customer = self.store.customer_by_phone(caller_id) if caller_id else None
+        caller = None
+        if isinstance(caller_id, str) and caller_id.strip():
+            caller = caller_id.strip()[:MAX_CALLER_ID]
+        customer = self.store.customer_by_phone(caller) if caller else None
         customer_id = customer.id if customer else None
-        interaction_id = self.store.start_interaction(caller=caller_id, customer_id=customer_id,
+        interaction_id = self.store.start_interaction(caller=caller, customer_id=customer_id,
                                                       direction=direction, channel=channel)
         return Conversation(self, interaction_id, customer, direction, reason)
 
@@ -66,33 +71,26 @@ class DialogueManager:
         )
 
     def _render_act(self, act: DialogueAct, context: ReplyContext) -> Rendered:
-        if self.generator is self.templates:
-            return self._template(act, context, "template", None)
+        if isinstance(self.generator, TemplateGenerator):  # hand-written: trusted, labelled with its name
+            return self._template(act, context, self.generator.name, None, self.generator)
         try:
             reply = self.generator.generate(act, context)
+        except Declined as exc:
+            return self._template(act, context, f"fallback:{exc.reason}", None)
         except Exception:  # a learned generator must never cost the caller an answer
             log.warning("generator failed on act %s, using the template", act.name, exc_info=True)
             return self._template(act, context, "fallback:error", None)
-        if reply.generator.startswith("fallback:"):  # the generator's own gate already chose the template
-            reason = reply.generator
-        elif reply.confidence is not None and reply.confidence < MIN_GENERATOR_CONFIDENCE:
-            reason = "fallback:confidence"
-        elif not set(ACTS.get(act.name, ((), ()))[0]) <= placeholders(reply.text) <= set(act.values):
-            reason = "fallback:placeholder"  # a required value dropped, or one the act has no value for
-        else:
-            return Rendered(fill(reply.text, act.values), reply.text, reply.generator, reply.confidence)
-        if reason != reply.generator:
-            log.info("generator %s reply for %s unusable (%s), using the template", reply.generator, act.name,
-                     reason)
-            return self._template(act, context, reason, reply.confidence)
-        try:
-            return Rendered(fill(reply.text, act.values), reply.text, reason, reply.confidence)
-        except MissingValue:
-            return self._template(act, context, reason, reply.confidence)
+        reason = self.gate.check(act, reply.text, reply.confidence, reply.finished,
+                                 context.slots.get("complaint_category"))
+        if reason is not None:
+            log.info("generator %s reply for %s rejected (%s), using the template: %r", reply.generator,
+                     act.name, reason, reply.text)
+            return self._template(act, context, f"fallback:{reason}", reply.confidence)
+        return Rendered(fill(reply.text, act.values), reply.text, reply.generator, reply.confidence)
 
-    def _template(self, act: DialogueAct, context: ReplyContext, label: str,
-                  confidence: float | None) -> Rendered:
-        reply = self.templates.generate(act, context)
+    def _template(self, act: DialogueAct, context: ReplyContext, label: str, confidence: float | None,
+                  templates: TemplateGenerator | None = None) -> Rendered:
+        reply = (templates or self.templates).generate(act, context)
         return Rendered(fill(reply.text, act.values), reply.text, label, confidence)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dialogue.acts import DialogueAct
+from dialogue.crm import Crm
 from dialogue.orders import OrderDesk
 from dialogue.spoken import spoken_list
 from dialogue.state import Decision, DialogState
@@ -22,7 +23,7 @@ REASK = {
 class Moves:
     """One per conversation (it knows the caller); the store is shared and thread-safe."""
 
-    def __init__(self, store: Any, *, customer: Any, interaction_id: int, transfer_target: str | None,
+    def __init__(self, store: Crm, *, customer: Any, interaction_id: int, transfer_target: str | None,
                  company: str, orders: OrderDesk | None = None) -> None:
         self.store = store
         self.customer = customer
@@ -30,7 +31,6 @@ class Moves:
         self.transfer_target = transfer_target
         self.company = company
         self.orders = orders or OrderDesk(store)
-        self._previous_misses = 0
 
     def names(self) -> dict[str, str]:
         """Values for greetings and goodbyes: the company, and the caller's first name when known."""
@@ -39,7 +39,7 @@ class Moves:
             values["customer_name"] = self.customer.first_name
         return values
 
-    def acts(self, names: list[str], intent: str) -> list[DialogueAct]:
+    def plain_acts(self, names: list[str], intent: str) -> list[DialogueAct]:
         """Acts that need no CRM facts beyond the caller's name and the catalog."""
         acts = []
         for name in names:
@@ -51,25 +51,27 @@ class Moves:
             acts.append(DialogueAct(name, intent, values))
         return acts
 
-    def _ask(self, names: list[str], intent: str, slots: dict[str, str], expecting: str | None,
-             pending: str | None = None) -> Decision:
-        return Decision(self.acts(names, intent), intent, slots, expecting, pending)
+    def _decide(self, names: list[str], intent: str, slots: dict[str, str], expecting: str | None,
+                pending: str | None = None) -> Decision:
+        """A decision made of plain acts, waiting for `expecting` (for the `pending` request)."""
+        return Decision(self.plain_acts(names, intent), intent, slots, expecting, pending)
 
     def _goodbye(self, state: DialogState, intent: str, slots: dict[str, str]) -> Decision:
         state.ended_by = "goodbye"
         return Decision([DialogueAct("goodbye", intent, self.names())], intent, slots, end_call=True)
 
     def _done_asking(self, intent: str, slots: dict[str, str]) -> Decision:
-        return self._ask(["offer_more"], intent, slots, "anything_else")
+        return self._decide(["offer_more"], intent, slots, "anything_else")
 
-    def _misunderstood(self, state: DialogState, act: str, intent: str, slots: dict[str, str]) -> Decision:
-        """Sorry + re-ask; the second misunderstanding in a row offers a person instead."""
-        state.misunderstandings = self._previous_misses + 1
+    def _misunderstood(self, state: DialogState, act: str, intent: str, slots: dict[str, str],
+                       misses: int) -> Decision:
+        """Sorry + re-ask; the second misunderstanding in a row (`misses` before this turn) offers a person."""
+        state.misunderstandings = misses + 1
         if state.misunderstandings >= 2:
-            return self._ask(["offer_agent"], intent, slots, "confirm_agent")
+            return self._decide(["offer_agent"], intent, slots, "confirm_agent")
         if act == "capabilities":
-            return self._ask([act], intent, slots, None)
-        return self._ask([act, REASK[state.expecting]], intent, slots, state.expecting, state.pending_intent)
+            return self._decide([act], intent, slots, None)
+        return self._decide([act, REASK[state.expecting]], intent, slots, state.expecting, state.pending_intent)
 
     def _not_found(self, number: str, intent: str, slots: dict[str, str]) -> Decision:
         """Say so and repeat the digits back; the next number answer retries the same request."""

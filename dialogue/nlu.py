@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +45,7 @@ INTENTS = (
 # Below this the top intent is a guess: the policy asks the caller to rephrase.
 CONFIDENCE_THRESHOLD = 0.45
 _YES_NOISE_RE = re.compile(r"\b(mm+[- ]?hmm+|uh[- ]huh)\b")
+_ASR_TAG_RE = re.compile(r"\[[^\]]*\]|\([^)]*\)")  # "[BLANK_AUDIO]", "(coughs)": the ASR's, not the caller's
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,13 @@ def normalise(text: str) -> str:
     return " ".join(t for t in toks if t and t not in FILLERS and t not in {"#", "$", "%"})
 
 
+def said_nothing(text: str) -> bool:
+    """True when a transcript holds no word a person said: empty, punctuation, fillers ("um") or ASR tags
+    ("[BLANK_AUDIO]"). "mm hmm" is a yes, not nothing. The one test used by the NLU, the policy, the
+    sentiment score and the conversation."""
+    return not normalise(_ASR_TAG_RE.sub(" ", text))
+
+
 def read_corpus(folder: Path = CORPUS_DIR / "intents") -> list[tuple[str, str]]:
     """(utterance, intent) pairs from one `<intent>.txt` file per intent; `#` lines are comments."""
     examples = []
@@ -84,17 +92,23 @@ def read_corpus(folder: Path = CORPUS_DIR / "intents") -> list[tuple[str, str]]:
     return examples
 
 
-def read_heldout(path: Path = CORPUS_DIR / "heldout.txt") -> list[tuple[str, str]]:
-    """(utterance, intent) pairs of the held-out test list (never trained on)."""
+def read_labelled(path: Path, labels: Collection[str]) -> list[tuple[str, str]]:
+    """(utterance, label) pairs from a `label<TAB>utterance` file; `#` lines are comments."""
     examples = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
-        intent, sep, text = line.partition("\t")
-        if not sep or intent not in INTENTS:
-            raise ValueError(f"{path.name} line {n}: expected '<intent>\\t<utterance>' with a known intent")
-        examples.append((text.strip(), intent))
+        label, sep, text = line.partition("\t")
+        if not sep or label not in labels or not text.strip():
+            raise ValueError(f"{path.name} line {n}: expected '<label>\\t<utterance>' with a label in "
+                             f"{', '.join(labels)}")
+        examples.append((text.strip(), label))
     return examples
+
+
+def read_heldout(path: Path = CORPUS_DIR / "heldout.txt") -> list[tuple[str, str]]:
+    """(utterance, intent) pairs of the held-out test list (never trained on)."""
+    return read_labelled(path, INTENTS)
 
 
 def phone_text_features() -> FeatureUnion:
@@ -177,7 +191,7 @@ class Nlu:
         if not isinstance(text, str):
             raise TypeError(f"Nlu.parse: expected a transcript str, got {type(text).__name__}")
         slots = extract(text, self._products)
-        if not normalise(text):
+        if said_nothing(text):
             return NluResult("out_of_scope", 0.0, slots, uncertain=True)
         ranked = tuple(self.classifier.rank(text))
         guess, confidence = ranked[0]

@@ -190,7 +190,3 @@ def _cardinal(toks: list[str], i: int) -> tuple[int, int, bool]:
         end = j
     return total + current, end - i, had_magnitude
 
-
-def spoken_digits(digits: str) -> str:
-    """ "9999" → "9 9 9 9": how a number is repeated back so the TTS reads it digit by digit."""
-    return " ".join(digits)

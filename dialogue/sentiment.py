@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from dialogue.nlu import normalise, phone_text_features
+from dialogue.nlu import normalise, phone_text_features, read_labelled, said_nothing
 
 CORPUS_DIR = Path(__file__).parent / "corpus" / "sentiment"
 LABELS = ("neg", "neu", "pos")
@@ -25,17 +25,9 @@ LABELS = ("neg", "neu", "pos")
 ANGRY_BELOW = -0.5
 
 
-def read_labelled(path: Path) -> list[tuple[str, str]]:
-    """(utterance, label) pairs from a `label<TAB>utterance` file; `#` lines are comments."""
-    examples = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        label, sep, text = line.partition("\t")
-        if not sep or label not in LABELS or not text.strip():
-            raise ValueError(f"{path.name} line {n}: expected '<neg|neu|pos>\\t<utterance>'")
-        examples.append((text.strip(), label))
-    return examples
+def read_sentiment(path: Path) -> list[tuple[str, str]]:
+    """(utterance, label) pairs from a `neg|neu|pos<TAB>utterance` file."""
+    return read_labelled(path, LABELS)
 
 
 class SentimentClassifier:
@@ -61,16 +53,13 @@ class SentimentClassifier:
         probs = self._model.predict_proba(self._features.transform([_view(text)]))[0]
         return {label: float(p) for label, p in zip(self.labels, probs, strict=True)}
 
-    def score(self, text: str) -> float:
-        """−1 (angry) … +1 (pleased); 0.0 for an empty or non-string turn (nothing was said)."""
-        if not isinstance(text, str) or not _view(text).strip():
-            return 0.0
+    def score(self, text: str) -> float | None:
+        """−1 (angry) … +1 (pleased); None when nothing was said (empty, fillers, an ASR tag, not a string):
+        silence has no mood, and must not break a run of angry turns."""
+        if not isinstance(text, str) or said_nothing(text):
+            return None
         p = self.probabilities(text)
         return round(p.get("pos", 0.0) - p.get("neg", 0.0), 4)
-
-    def label(self, text: str) -> str:
-        p = self.probabilities(text)
-        return max(p, key=lambda k: p[k])
 
 
 def _view(text: str) -> str:
@@ -82,16 +71,17 @@ def _view(text: str) -> str:
 @functools.cache
 def default_sentiment() -> SentimentClassifier:
     """The classifier trained on the repo corpus, once per process."""
-    return SentimentClassifier.train(read_labelled(CORPUS_DIR / "train.txt"))
+    return SentimentClassifier.train(read_sentiment(CORPUS_DIR / "train.txt"))
 
 
 def heldout_accuracy(classifier: SentimentClassifier | None = None) -> tuple[float, list[str]]:
     """Accuracy on the held-out set, and its misses as "want -> got: text" lines."""
     classifier = classifier or default_sentiment()
-    examples = read_labelled(CORPUS_DIR / "heldout.txt")
+    examples = read_sentiment(CORPUS_DIR / "heldout.txt")
     misses = []
     for text, want in examples:
-        got = classifier.label(text)
+        p = classifier.probabilities(text)
+        got = max(p, key=lambda k: p[k])
         if got != want:
-            misses.append(f"{want} -> {got} ({classifier.score(text):+.2f}): {text}")
+            misses.append(f"{want} -> {got} ({p['pos'] - p['neg']:+.2f}): {text}")
     return 1 - len(misses) / len(examples), misses

@@ -18,9 +18,17 @@ def money(amount: Decimal) -> str:
     return f"${amount:.0f}" if amount == amount.to_integral_value() else f"${amount}"
 
 
-def spoken_date(day: dt.date, today: dt.date) -> str:
-    """A weekday name within a week either side of today ("Friday"), else ISO ("2026-12-03")."""
-    if abs((day - today).days) <= 6:
+_NEAR_DAYS = {-1: "yesterday", 0: "today", 1: "tomorrow"}
+
+
+def spoken_date(day: dt.date, today: dt.date, *, relative: bool = False) -> str:
+    """A weekday name within a week either side of today ("Friday"), else ISO ("2026-12-03"). `relative`
+    (for "should arrive by ...", "was due by ...") says "yesterday" / "today" / "tomorrow" next to today;
+    dates said after "on" ("shipped on Friday") keep the weekday."""
+    offset = (day - today).days
+    if relative and offset in _NEAR_DAYS:
+        return _NEAR_DAYS[offset]
+    if abs(offset) <= 6:
         return day.strftime("%A")
     return day.isoformat()
 

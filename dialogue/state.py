@@ -7,21 +7,10 @@ from typing import Any
 
 from dialogue.acts import DialogueAct
 
-# What the bot just asked for (BotTurn.expecting). The turn detector waits longer after "order_number".
-EXPECTING = (
-    "order_number",
-    "product",
-    "complaint_details",
-    "contact_field",
-    "anything_else",
-    "confirm_agent",
-    "confirm_callback",
-)
-
 
 @dataclass
 class DialogState:
-    expecting: str | None = None
+    expecting: str | None = None  # what the bot just asked for; values in dialogue/README.md
     pending_intent: str | None = None  # the request waiting for `expecting` to be answered
     last_order: Any = None  # OrderView of the last order found: "and when will it arrive?"
     last_product: str | None = None  # catalog name: "is it in stock?"

@@ -30,6 +30,12 @@ TEMPLATES: dict[str, list[str]] = {
         "Hello, this is the [company] virtual assistant calling about ticket [ticket_id]. Our team is "
         "working on it. Is there anything you'd like to add?",
     ],
+    "outbound_ticket_closed": [
+        "Hello [customer_name], this is the [company] virtual assistant calling about your ticket "
+        "[ticket_id], which has been closed. Is there anything else I can help you with?",
+        "Hello, this is the [company] virtual assistant calling about ticket [ticket_id], which has been "
+        "closed. Is there anything else I can help you with?",
+    ],
     "outbound_callback": [
         "Hello [customer_name], this is the [company] virtual assistant returning your call. How can I help?",
         "Hello, this is the [company] virtual assistant returning your call. How can I help?",
@@ -70,11 +76,11 @@ TEMPLATES: dict[str, list[str]] = {
     "order_pending": [
         "Order [order_number] is [order_status]: we've received it and it hasn't been processed yet. It "
         "should arrive by [expected_delivery].",
-        "Order [order_number] is [order_status]. We've received it and will start processing it shortly.",
+        "Order [order_number] is [order_status]: we've received it and it hasn't been processed yet.",
     ],
     "order_processing": [
         "Order [order_number] is [order_status] in our warehouse and should arrive by [expected_delivery].",
-        "Order [order_number] is being prepared, its status is [order_status], and it should ship soon.",
+        "Order [order_number] is [order_status] in our warehouse.",
     ],
     "order_shipped": [
         "Order [order_number] has [order_status]. It went out with [carrier] on [shipped_on] and should "
@@ -88,7 +94,7 @@ TEMPLATES: dict[str, list[str]] = {
     "order_out_for_delivery": [
         "Order [order_number] is [order_status] with [carrier] and should reach you by [expected_delivery].",
         "Good news: order [order_number] is [order_status] with [carrier], due by [expected_delivery].",
-        "Order [order_number] is [order_status] and should reach you soon.",
+        "Order [order_number] is [order_status].",
     ],
     "order_delivered": [
         "Order [order_number] was [order_status] on [delivered_on].",
@@ -102,6 +108,14 @@ TEMPLATES: dict[str, list[str]] = {
     "order_returned": [
         "Order [order_number] was [order_status] to us.",
         "Our records show order [order_number] has been [order_status].",
+    ],
+    "order_late": [
+        "I'm sorry, order [order_number] is running late: it was due by [expected_delivery], and its status "
+        "is [order_status]. The carrier is [carrier].",
+        "I'm sorry, order [order_number] is running late: it was due by [expected_delivery], and its status "
+        "is [order_status].",
+        "I'm sorry, order [order_number] hasn't reached you yet: it was due by [expected_delivery]. Its "
+        "status is [order_status].",
     ],
     "order_not_found": [
         "I couldn't find order [order_number]. Would you like to try another number, or talk to a person?",
@@ -157,16 +171,22 @@ TEMPLATES: dict[str, list[str]] = {
         "within one business day.",
     ],
     "return_policy": [
-        "You can return any item within [return_days] days of delivery for a full refund; we'll send you a "
-        "free return label. If you tell me the order number, I can start the return now.",
-        "Returns are free within [return_days] days of delivery. Tell me the order number and I'll start the "
-        "return for you.",
+        "You can return any item within [return_days] days of delivery. If you tell me the order number, I "
+        "can check it and start the return.",
+        "Items can be returned within [return_days] days of delivery. Tell me the order number and I'll check "
+        "it for you.",
     ],
     "return_opened": [
         "I've started a return for order [order_number]: ticket [ticket_id] with our [team] team. They'll "
-        "email you a free return label, and returns are accepted within [return_days] days of delivery.",
+        "send you a return label.",
         "Done. Return ticket [ticket_id] is open for order [order_number], and our [team] team will send you "
         "a return label.",
+    ],
+    "return_not_possible": [
+        "Returns can only be started for delivered orders, within [return_days] days of delivery, so I can't "
+        "start one for this order.",
+        "I can only start a return for a delivered order, within [return_days] days of delivery, so I can't "
+        "start one for this order.",
     ],
     "transfer": [
         "Sure, I'm transferring you to a colleague now. Please hold.",
@@ -234,10 +254,12 @@ TEMPLATES: dict[str, list[str]] = {
 
 
 class TemplateGenerator:
-    name = "template"
+    """`name` labels its turns: "template", or "fallback:stale" when it stands in for a model that cannot
+    load (see dialogue.seq2seq.load_generator)."""
 
-    def __init__(self, templates: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, templates: dict[str, list[str]] | None = None, name: str = "template") -> None:
         self.templates = templates if templates is not None else TEMPLATES
+        self.name = name
 
     def generate(self, act: DialogueAct, context: ReplyContext) -> GeneratedReply:
         variants = self.templates.get(act.name)

@@ -25,7 +25,7 @@ class TicketMoves(Moves):
         category = slots.get("complaint_category")
         if category is None and not detailed:
             state.complaint_order = number
-            return self._ask(["ask_complaint_details"], intent, slots, "complaint_details", intent)
+            return self._decide(["ask_complaint_details"], intent, slots, "complaint_details", intent)
         order = self.store.order(number) if number else None
         ticket = self._open_ticket(state, category or "other", " / ".join(state.complaint_texts), order)
         state.complaint_texts.clear()
@@ -37,16 +37,23 @@ class TicketMoves(Moves):
         return Decision(acts, intent, {**slots, "complaint_category": ticket.category}, "anything_else")
 
     def _return(self, state: DialogState, text: str, slots: dict[str, str]) -> Decision:
-        """The return policy; with an order named, also a return ticket (damaged when it is broken)."""
+        """The return policy; with an order named, a return ticket (damaged when it is broken) if the order
+        was delivered within the return window, else the order's status and why no return is started."""
         intent = "return_request"
+        days = {"return_days": str(RETURN_DAYS)}
         number = self._order_number_from_context(state, slots)
         if number is None:
-            act = DialogueAct("return_policy", intent, {"return_days": str(RETURN_DAYS)})
+            act = DialogueAct("return_policy", intent, days)
             return Decision([act], intent, slots, "order_number", intent)
         order = self.store.order(number)
         if order is None:
             return self._not_found(number, intent, slots)
         state.last_order = order
+        if not self.orders.returnable(order, RETURN_DAYS):  # cancelled, not delivered yet, too long ago, ...
+            state.informed = True
+            acts = [self.orders.act(order, intent), DialogueAct("return_not_possible", intent, days),
+                    DialogueAct("offer_more", intent)]
+            return Decision(acts, intent, slots, "anything_else")
         category = "damaged" if slots.get("complaint_category") in {"damaged", "quality"} else "other"
         said = text.strip()[:MAX_UTTERANCE_CHARS]
         ticket = self._open_ticket(state, category, f"Return request: {said}", order)
@@ -55,14 +62,15 @@ class TicketMoves(Moves):
         acts = [DialogueAct("return_opened", intent, values), DialogueAct("offer_more", intent)]
         return Decision(acts, intent, slots, "anything_else")
 
-    def agent(self, state: DialogState, intent: str = "agent_request", slots: dict | None = None) -> Decision:
+    def agent(self, state: DialogState, intent: str = "agent_request",
+              slots: dict[str, str] | None = None) -> Decision:
         """Hand over to a person (voice or the 0 key); without a transfer target, offer a callback."""
         slots = slots or {}
         if self.transfer_target:
             state.transferred = True
             act = DialogueAct("transfer", intent)
             return Decision([act], intent, slots, transfer_to=self.transfer_target)
-        return self._ask(["no_agent_offer_callback"], intent, slots, "confirm_callback", intent)
+        return self._decide(["no_agent_offer_callback"], intent, slots, "confirm_callback", intent)
 
     def _callback(self, state: DialogState, intent: str, slots: dict[str, str]) -> Decision:
         ticket = self._open_ticket(state, "service", "Caller asked for a callback from a person", None)
@@ -75,7 +83,7 @@ class TicketMoves(Moves):
         intent = "update_contact"
         field = slots.get("contact_field")
         if field is None:
-            return self._ask(["ask_contact_field"], intent, slots, "contact_field", intent)
+            return self._decide(["ask_contact_field"], intent, slots, "contact_field", intent)
         words = CONTACT_FIELD_WORDS[field]
         ticket = self._open_ticket(state, "service", f"Caller asked to update their {words}", None)
         values = {"ticket_id": ticket.number, "team": ticket.team, "contact_field": words}

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pjsua2 as pj
 
 from telephony.endpoint import SipEndpoint
+from telephony.pjlog import log_exception
 from telephony.settings import SipSettings
 
 log = logging.getLogger(__name__)
@@ -18,16 +19,19 @@ IncomingHandler = Callable[[int, str], None]
 
 
 class BotAccount(pj.Account):
-    def __init__(self, on_incoming: IncomingHandler) -> None:
+    def __init__(self, on_incoming: IncomingHandler, live_calls: dict[int, object]) -> None:
         super().__init__()
         self._on_incoming = on_incoming
+        self._live_calls = live_calls  # the endpoint's: call id -> BotCall
         self.reg_status: tuple[int, str] | None = None  # last REGISTER outcome, None = never tried
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802 - pjsua2 name
         try:
             self._on_incoming(prm.callId, prm.rdata.srcAddress)
         except Exception:
-            log.exception("onIncomingCall")
+            log_exception(log, "onIncomingCall")
+            if prm.callId in self._live_calls:
+                return  # the handler's BotCall owns the call (and its user data): it answers or frees it
             try:  # never leave an INVITE unanswered
                 call = pj.Call(self, prm.callId)
                 op = pj.CallOpParam()
@@ -42,7 +46,7 @@ class BotAccount(pj.Account):
             ok = 200 <= prm.code < 300
             log.log(logging.INFO if ok else logging.WARNING, "registration: %d %s", prm.code, prm.reason)
         except Exception:
-            log.exception("onRegState")
+            log_exception(log, "onRegState")
 
 
 def account_uri(settings: SipSettings, port: int) -> str:
@@ -67,7 +71,7 @@ def create_gate_account(endpoint: SipEndpoint, on_incoming: IncomingHandler) -> 
     cfg.sipConfig.transportId = endpoint.transport_id
     cfg.regConfig.registerOnAdd = False
     cfg.mediaConfig.useLoopMedTp = True
-    acc = BotAccount(on_incoming)
+    acc = BotAccount(on_incoming, endpoint.live_calls)
     acc.create(cfg, False)
     endpoint.accounts.append(acc)
     return acc
@@ -89,7 +93,7 @@ def create_account(endpoint: SipEndpoint, on_incoming: IncomingHandler) -> BotAc
     cfg.mediaConfig.transportConfig.boundAddress = s.bind
     if s.public_address:
         cfg.mediaConfig.transportConfig.publicAddress = s.public_address
-    acc = BotAccount(on_incoming)
+    acc = BotAccount(on_incoming, endpoint.live_calls)
     acc.create(cfg, True)
     endpoint.accounts.append(acc)
     return acc

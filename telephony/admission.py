@@ -37,18 +37,12 @@ class InviteGate:
         self._clock = clock
         self._tokens = burst
         self._last = clock()
-        self.counts = {ALLOW: 0, FORBIDDEN: 0, OVERLOAD: 0}
 
     def decide(self, source: str) -> str:
         """Sort one INVITE by its source ("ip:port", "[v6]:port" or a bare IP)."""
         if not self.settings.allows(source_ip(source)):
-            verdict = FORBIDDEN
-        elif self._take():
-            verdict = ALLOW
-        else:
-            verdict = OVERLOAD
-        self.counts[verdict] += 1
-        return verdict
+            return FORBIDDEN
+        return ALLOW if self._take() else OVERLOAD
 
     def _take(self) -> bool:
         now = self._clock()

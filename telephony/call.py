@@ -15,6 +15,7 @@ import pjsua2 as pj
 
 from telephony import framebuf
 from telephony.endpoint import SipEndpoint
+from telephony.pjlog import log_exception
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class MediaPort(pj.AudioMediaPort):
     def _error(self, where: str) -> None:
         self.errors += 1
         if self.errors <= 3:  # once per call is enough to diagnose; 50/s would flood the log
-            log.exception("%s", where)
+            log_exception(log, "%s", where)
 
 
 class BotCall(pj.Call):
@@ -93,7 +94,6 @@ class BotCall(pj.Call):
         self.port: MediaPort | None = None
         self.audio: pj.AudioMedia | None = None
         self.media_index = -1
-        self.slot = -1  # conference slot of the call's audio stream
         self.released = False
         if call_id != pj.PJSUA_INVALID_ID:
             endpoint.live_calls[call_id] = self
@@ -116,7 +116,7 @@ class BotCall(pj.Call):
                 self.endpoint.live_calls.pop(ci.id, None)
                 self.endpoint.drop_later(self)  # deleting a pj.Call inside its own callback is unsafe
         except Exception:
-            log.exception("onCallState")
+            log_exception(log, "onCallState")
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
         try:
@@ -124,27 +124,27 @@ class BotCall(pj.Call):
             active = False
             for i, m in enumerate(ci.media):
                 if m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                    self._connect(i, m.audioConfSlot)
+                    self._connect(i)
                     active = True
                     break
             if self.listener is not None:
                 self.listener.on_media(active)
         except Exception:
-            log.exception("onCallMediaState")
+            log_exception(log, "onCallMediaState")
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
         try:
             if self.listener is not None:
                 self.listener.on_dtmf(prm.digit, _DTMF_METHODS.get(prm.method, str(prm.method)))
         except Exception:
-            log.exception("onDtmfDigit")
+            log_exception(log, "onDtmfDigit")
 
     def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:  # noqa: N802
         try:
             if self.listener is not None:
                 self.listener.on_transfer_status(prm.statusCode, prm.reason, bool(prm.finalNotify))
         except Exception:
-            log.exception("onCallTransferStatus")
+            log_exception(log, "onCallTransferStatus")
 
     def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:  # noqa: N802
         try:
@@ -155,16 +155,16 @@ class BotCall(pj.Call):
                 prm.newCall = new
         except Exception:
             prm.statusCode = 500
-            log.exception("onCallTransferRequest")
+            log_exception(log, "onCallTransferRequest")
 
     # --- media ------------------------------------------------------------------------------------
-    def _connect(self, index: int, slot: int) -> None:
+    def _connect(self, index: int) -> None:
         if self.port is None:
             self.port = MediaPort(self.listener)  # type: ignore[arg-type]
         # Wire (again) on every activation: after hold/resume or a codec change pjsua may rebuild the
-        # stream, possibly under the same slot number, and the old connections are gone with it.
+        # stream, possibly under the same conference slot, and the old connections are gone with it.
         # Connecting an existing pair is a no-op for the bridge.
-        self.media_index, self.slot = index, slot
+        self.media_index = index
         self.audio = self.getAudioMedia(index)
         self.audio.startTransmit(self.port)
         self.port.startTransmit(self.audio)
@@ -200,7 +200,7 @@ class BotCall(pj.Call):
             try:
                 listener.on_state(pj.PJSIP_INV_STATE_DISCONNECTED, 0, "SIP stack stopped")
             except Exception:
-                log.exception("release")
+                log_exception(log, "release")
         if port is None:
             return
         port.listener = None  # the clock thread may still tick once: make it a no-op

@@ -45,6 +45,7 @@ class SipCallTransport(SipDialog, Transport):
         self._rtp_timeout_s = rtp_timeout_s
         self._record_dir = record_dir
         self._recorder: StereoRecorder | None = None
+        self._recording_path: str | None = None
         self._playout: Playout | None = None  # read by the clock thread
         self._tick_bot: bytes | None = None
         self._inbox: deque[tuple[Any, ...]] = deque()
@@ -79,7 +80,10 @@ class SipCallTransport(SipDialog, Transport):
 
     async def run(self, io: CallIO) -> None:
         if self._record_dir:
-            self._recorder = StereoRecorder.open(self._record_dir, self.sip_call_id or "call")
+            try:
+                self._recorder = StereoRecorder.open(self._record_dir, self.sip_call_id or "call")
+            except OSError as e:
+                log.error("call %s: not recorded: %s", self.sip_call_id, e)  # the call matters more
         self._playout = io.playout
         self._running = True
         watchdog = asyncio.ensure_future(self._watch_rtp())
@@ -91,8 +95,7 @@ class SipCallTransport(SipDialog, Transport):
             self._playout = None
             watchdog.cancel()
             ended.cancel()
-            if self._recorder is not None:
-                self._recorder.close()
+            self._stop_recording()
             if not self.disconnected.is_set():
                 await self.hangup()
             log.info("call %s ended: %s, frames in %d (silent %d), out %d, rx %s", self.sip_call_id,
@@ -114,12 +117,12 @@ class SipCallTransport(SipDialog, Transport):
                     if bot is not None:
                         self.frames_out += 1
                     if self._recorder is not None:
-                        self._recorder.write(pcm or SILENCE, bot or SILENCE)
+                        self._record(pcm or SILENCE, bot or SILENCE)
                     await io.send(CallerAudio(pcm or SILENCE, t=now))
                 elif kind == "dtmf":
                     await io.send(KeyPress(item[1], t=now))
                 elif kind == "bye":
-                    await io.send(HangUp(t=now, by="caller", reason=f"{item[1]} {item[2]}".strip()))
+                    await io.send(HangUp(t=now, by=self.ended_by or "caller", reason=f"{item[1]} {item[2]}".strip()))
                     return
                 elif kind == "rtp_lost":
                     # like a file running out: the session may finish its reply, then ends the call
@@ -144,8 +147,28 @@ class SipCallTransport(SipDialog, Transport):
                 self._push(("rtp_lost", f"no RTP from the caller for {self._rtp_timeout_s:g} s"))
                 return
 
+    def _record(self, caller: bytes, bot: bytes) -> None:
+        try:
+            self._recorder.write(caller, bot)
+        except OSError as e:  # e.g. the disk is full: keep the call, lose the rest of its recording
+            log.error("call %s: recording stopped: %s", self.sip_call_id, e)
+            self._stop_recording()
+
+    def _stop_recording(self) -> None:
+        rec = self._recorder
+        if rec is None:
+            return
+        self._recording_path = str(rec.path)
+        self._recorder = None
+        try:
+            rec.close()
+        except OSError as e:
+            log.error("call %s: recording not closed cleanly: %s", self.sip_call_id, e)
+
     def recording_path(self) -> str | None:
-        return str(self._recorder.path) if self._recorder is not None else None
+        """The call's recording (also after the call, and after a write error: what was saved)."""
+        rec = self._recorder
+        return str(rec.path) if rec is not None else self._recording_path
 
 
 async def _set_when(event: asyncio.Event, wake: asyncio.Event) -> None:

@@ -87,7 +87,7 @@ class CallerScript:
             elif isinstance(frame, KeyPress):
                 res.keys.append(frame.digit)
             elif isinstance(frame, HangUp):
-                res.ended_by = "remote"
+                res.ended_by = "remote" if frame.by == "caller" else "caller"  # by: from the dialog's view
             elif isinstance(frame, InputEnded):
                 res.ended_by = "media"
 
@@ -154,10 +154,10 @@ async def run_caller(settings: SipSettings, script: CallerScript, uri: str | Non
         else:
             t = await server.call(uri, timeout=answer_timeout)
             await on_call(t)
-        # a REFER may have started another leg while the first one ended: let it finish too
-        await asyncio.sleep(0.5)
-        if legs_running:
-            await asyncio.wait_for(done.wait(), script.max_s)
+        # A REFER may have started another leg before this one ended: the server counts it from the REFER
+        # on, ringing included (a transfer target may take its time to answer); let it finish too.
+        if not await server.wait_idle(answer_timeout + script.max_s):
+            raise TimeoutError
     return script.results
 
 

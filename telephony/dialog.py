@@ -18,23 +18,15 @@ import pjsua2 as pj
 
 from telephony.call import BotCall
 from telephony.endpoint import SipEndpoint
+from telephony.uri import uri_user
 
 log = logging.getLogger(__name__)
 
 DTMF_DIGITS = re.compile(r"^[0-9A-Da-d*#]+$")
-_USER = re.compile(r"sips?:(?:([^@;>?]+)@)?([^;>?:]+)")
 
 
 class CallFailed(RuntimeError):
     """An outgoing call did not reach media: busy, rejected, unreachable, timed out."""
-
-
-def uri_user(uri: str) -> str | None:
-    """The user (number) of a SIP URI or name-addr, else its host: what the CRM looks up."""
-    m = _USER.search(uri or "")
-    if not m:
-        return None
-    return m.group(1) or m.group(2)
 
 
 class SipDialog:
@@ -47,6 +39,7 @@ class SipDialog:
         self.codec = ""
         self.call: BotCall | None = None  # pjsip thread only
         self.follow_transfer: Callable[[str], BotCall | None] | None = None  # pjsip thread
+        self.on_end: Callable[[SipDialog], None] | None = None  # event loop, once the dialog ended
         self._loop = loop
         self._xfer: asyncio.Future[bool] | None = None
         self._xfer_accepted = False
@@ -56,6 +49,10 @@ class SipDialog:
         self.disconnected = asyncio.Event()
         self.end_code = 0
         self.end_reason = ""
+        # who ended the dialog: "caller" (the far end's BYE or final response), "bot" (our hangup()),
+        # "system" (our hangup() for a server stop, or the SIP stack freed the call)
+        self.ended_by = ""
+        self._hung_up_by = ""  # set by hangup(), read when the dialog ends (event loop)
         self.rx_stats: dict[str, int] = {}  # last receive counters seen (see BotCall.rx_stats)
 
     # --- pjsip thread ------------------------------------------------------------------------------
@@ -78,8 +75,9 @@ class SipDialog:
         if state == pj.PJSIP_INV_STATE_CONFIRMED:
             self._to_loop(self.confirmed.set)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            freed = call is not None and call.released  # BotCall.release(): the stack is stopping
             self.call = None  # the endpoint frees it on its thread
-            self._to_loop(self._on_disconnected, code, reason)
+            self._to_loop(self._on_disconnected, code, reason, freed)
 
     def on_media(self, active: bool) -> None:
         self._media_on = active  # on hold the far end rightly sends no RTP: the watchdog waits
@@ -97,11 +95,14 @@ class SipDialog:
     def _ended(self, code: int, reason: str) -> None:
         """The dialog is over (subclasses tell their consumer)."""
 
-    def _on_disconnected(self, code: int, reason: str) -> None:
+    def _on_disconnected(self, code: int, reason: str, freed: bool = False) -> None:
         self.end_code, self.end_reason = code, reason
+        self.ended_by = self._hung_up_by or ("system" if freed else "caller")
         self.disconnected.set()
         self.media_active.set()  # wake anyone waiting for media: it will not come
         self._ended(code, reason)
+        if self.on_end is not None:
+            self.on_end(self)
         if self._xfer is not None and not self._xfer.done():
             # a transferee that accepted the REFER may hang up on us before (or instead of) NOTIFY 200
             self._xfer.set_result(self._xfer_accepted)
@@ -167,8 +168,9 @@ class SipDialog:
         return st["packets"]
 
     # --- actions -----------------------------------------------------------------------------------
-    async def hangup(self, code: int = 0, wait_s: float = 5.0) -> None:
-        """End the call (BYE, or a final response `code` if not answered yet); wait until it ended."""
+    async def hangup(self, code: int = 0, wait_s: float = 5.0, by: str = "bot") -> None:
+        """End the call (BYE, or a final response `code` if not answered yet); wait until it ended.
+        `by` is what `ended_by` will say ("bot", or "system" for a server stop)."""
 
         def bye() -> None:
             if self.call is not None:
@@ -179,6 +181,7 @@ class SipDialog:
 
         if self.disconnected.is_set():
             return
+        self._hung_up_by = self._hung_up_by or by
         try:
             await self.endpoint.run(bye)
         except (pj.Error, RuntimeError) as e:

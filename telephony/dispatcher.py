@@ -5,9 +5,13 @@ The pjsua2 wheel serves at most 4 calls per process, so a site runs N worker pro
 (dispatcher algorithm 10, `maxload=4` each), answers 503 itself when all are full, fails over on
 486/503/408 and on dead workers (OPTIONS pings; pjsua answers them). Media stays direct, caller <-> worker.
 Kamailio only learns a call ended from the BYE, hence `record_route()`. The workers see only the
-proxy's address, so Kamailio checks the caller's network (403) and the workers allow the proxy.
+proxy's address, so Kamailio checks the caller's network (403) and the workers allow only the proxy.
 
-    python -m telephony.dispatcher --port 5060 --workers 2 -- python -m telephony.responder --port {port}
+Addresses: Kamailio listens on the site's `bind` (UDP only); each worker binds the same address (media
+sockets included, so callers reach its RTP) and allows only the proxy. With bind 0.0.0.0 the proxy
+forwards to the workers over 127.0.0.1 and advertises `public_address` in its Record-Route.
+
+    python -m telephony.dispatcher --port 5060 --workers 2 -- python -m telephony.responder
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import glob
 import ipaddress
 import logging
 import re
@@ -22,148 +27,104 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
+
+from telephony.settings import PJSUA_MAX_CALLS, SipConfigError, SipSettings, SipStartError
 
 log = logging.getLogger(__name__)
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
-MAX_LOAD = 4  # calls per worker: PJSUA_MAX_CALLS of the wheel
+CONFIG = Path(__file__).with_name("kamailio.cfg")
+MODULE_DIRS = ("/usr/lib/*/kamailio/modules", "/usr/lib64/kamailio/modules", "/usr/lib/kamailio/modules",
+               "/usr/local/lib*/kamailio/modules")
+ANY = "0.0.0.0"
+STOP_WAIT_S = 15.0  # a worker hangs up its calls on SIGTERM; past this it is killed
 
-# Placeholders are @NAME@: Kamailio's own syntax uses $, {} and #! everywhere.
-CONFIG = r"""#!KAMAILIO
-debug=1
-log_stderror=yes
-children=2
-auto_aliases=no
-listen=udp:@HOST@:@PORT@
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "siputils.so"
-loadmodule "textops.so"
-loadmodule "xlog.so"
-loadmodule "kex.so"
-loadmodule "corex.so"
-loadmodule "ctl.so"
-loadmodule "dispatcher.so"
-loadmodule "ipops.so"
+# --- configuration -------------------------------------------------------------------------------------
 
-modparam("ctl", "binrpc", "unix:@RUNDIR@/kamailio_ctl")
-modparam("rr", "append_fromtag", 1)
-modparam("tm", "fr_timer", 2000)
-modparam("tm", "fr_inv_timer", 30000)
-modparam("dispatcher", "list_file", "@RUNDIR@/dispatcher.list")
-modparam("dispatcher", "ds_hash_size", 9)
-modparam("dispatcher", "ds_ping_interval", 1)
-modparam("dispatcher", "ds_probing_mode", 1)
-modparam("dispatcher", "ds_probing_threshold", 1)
-modparam("dispatcher", "ds_inactive_threshold", 1)
-modparam("dispatcher", "ds_ping_from", "sip:dispatcher@@HOST@")
-modparam("dispatcher", "flags", 2)
 
-request_route {
-    if (!mf_process_maxfwd_header("10")) {
-        sl_send_reply("483", "Too Many Hops");
-        exit;
-    }
-    if (has_totag()) {
-        if (loose_route()) {
-            if (is_method("BYE")) {
-                ds_load_update();
-            }
-            t_relay();
-            exit;
-        }
-        if (is_method("ACK") && t_check_trans()) {
-            t_relay();
-        }
-        exit;
-    }
-    if (is_method("CANCEL")) {
-        if (t_check_trans()) {
-            t_relay();
-        }
-        exit;
-    }
-    if (t_precheck_trans()) {
-        t_check_trans();
-        exit;
-    }
-    t_check_trans();
-    if (is_method("OPTIONS") && uri == myself) {
-        sl_send_reply("200", "OK");
-        exit;
-    }
-    if (!is_method("INVITE")) {
-        sl_send_reply("405", "Method Not Allowed");
-        exit;
-    }
-    # the workers only see the proxy's address: the caller's network is checked here
-    if (!is_in_subnet("$si", "@ALLOWED@")) {
-        sl_send_reply("403", "Forbidden");
-        exit;
-    }
-    record_route();
-    if (!ds_select_dst("1", "10")) {
-        sl_send_reply("503", "All Workers Busy");
-        exit;
-    }
-    t_on_failure("NEXT_WORKER");
-    t_relay();
-    exit;
-}
+def module_dir() -> str:
+    """Where this machine's Kamailio modules are (the path differs per architecture)."""
+    for pattern in MODULE_DIRS:
+        for d in sorted(glob.glob(pattern)):
+            if Path(d, "dispatcher.so").is_file():
+                return d
+    raise SipStartError("kamailio modules not found (Debian package kamailio): no dispatcher.so in "
+                        + ", ".join(MODULE_DIRS))
 
-failure_route[NEXT_WORKER] {
-    if (t_is_canceled()) {
-        ds_load_unset();
-        exit;
-    }
-    if (t_check_status("486|503|408|500")) {
-        ds_load_unset();
-        if (ds_next_dst()) {
-            t_on_failure("NEXT_WORKER");
-            t_relay();
-            exit;
-        }
-        t_reply("503", "All Workers Busy");
-        exit;
-    }
-    ds_load_unset();
-}
-"""
+
+def worker_host(bind: str) -> str:
+    """Where the proxy reaches the workers of a site bound to `bind`."""
+    return "127.0.0.1" if bind == ANY else bind
+
+
+def worker_args(bind: str) -> list[str]:
+    """The arguments that place one worker of a site on `bind`: its address, its port ("{port}", filled in
+    per worker) and the only caller it accepts, the proxy. For `voicebot serve` and the responder alike."""
+    return ["--bind", bind, "--port", "{port}", "--allow", f"{worker_host(bind)}/32"]
+
+
+def check_site(sip: SipSettings, workers: int) -> None:
+    """SipConfigError (one line) when a site of `workers` workers cannot work with these settings."""
+    if workers < 1:
+        raise SipConfigError(f"workers: {workers} must be at least 1")
+    if sip.transport != "udp":
+        raise SipConfigError(f"transport: {sip.transport!r} with --workers: the dispatcher (Kamailio) listens "
+                             "on UDP only; use transport udp or one process")
+    if sip.bind == ANY and not sip.public_address:
+        raise SipConfigError("public_address: required with bind 0.0.0.0 and --workers (what callers reach "
+                             "the proxy at)")
 
 
 def render_config(host: str, port: int, rundir: Path, workers: list[tuple[str, int]],
-                  allowed_networks: tuple[str, ...] = ("127.0.0.0/8",)) -> None:
+                  allowed_networks: tuple[str, ...] = ("127.0.0.0/8",), public_address: str | None = None) -> None:
     """Write kamailio.cfg and dispatcher.list into `rundir`."""
     for net in allowed_networks:
-        ipaddress.ip_network(net, strict=False)  # ValueError names the bad CIDR before Kamailio sees it
-    cfg = CONFIG.replace("@HOST@", host).replace("@PORT@", str(port)).replace("@RUNDIR@", str(rundir))
-    cfg = cfg.replace("@ALLOWED@", ",".join(allowed_networks))
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:  # before Kamailio sees it
+            raise SipConfigError(f"allowed_networks: {net!r} is not a CIDR network") from None
+    advertise = f" advertise {public_address}:{port}" if public_address else ""
+    values = {"HOST": host, "PORT": str(port), "ADVERTISE": advertise, "RUNDIR": str(rundir),
+              "MPATH": module_dir(), "PING_HOST": public_address or worker_host(host),
+              "ALLOWED": ",".join(allowed_networks)}
+    cfg = re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], CONFIG.read_text())
     (rundir / "kamailio.cfg").write_text(cfg)
-    lines = [f"1 sip:{h}:{p} 0 0 duid=w{i};maxload={MAX_LOAD}" for i, (h, p) in enumerate(workers, 1)]
+    lines = [f"1 sip:{h}:{p} 0 0 duid=w{i};maxload={PJSUA_MAX_CALLS}" for i, (h, p) in enumerate(workers, 1)]
     (rundir / "dispatcher.list").write_text("\n".join(lines) + "\n")
+
+
+def parse_dispatcher_list(text: str) -> dict[str, tuple[str, int]]:
+    """`kamcmd dispatcher.list` output -> per worker URI: (state flags: "AP" up, "IP"/"IX" down; calls up)."""
+    result = {}
+    for block in text.split("DEST:")[1:]:
+        uri = re.search(r"URI:\s*(\S+)", block)
+        flags = re.search(r"FLAGS:\s*(\S+)", block)
+        load = re.search(r"DLGLOAD:\s*(\d+)", block)
+        if uri:
+            result[uri.group(1)] = (flags.group(1) if flags else "", int(load.group(1)) if load else 0)
+    return result
+
+
+# --- Kamailio ------------------------------------------------------------------------------------------
 
 
 class KamailioDispatcher:
     """Kamailio in the foreground, in its own scratch directory, stopped with the object."""
 
     def __init__(self, port: int, workers: list[tuple[str, int]], host: str = "127.0.0.1",
-                 allowed_networks: tuple[str, ...] = ("127.0.0.0/8",)) -> None:
+                 allowed_networks: tuple[str, ...] = ("127.0.0.0/8",), public_address: str | None = None) -> None:
         self.host, self.port, self.workers = host, port, workers
-        self.allowed_networks = allowed_networks
+        self.allowed_networks, self.public_address = allowed_networks, public_address
         self._tmp = tempfile.TemporaryDirectory(prefix="kamailio-")
         self.rundir = Path(self._tmp.name)
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, timeout: float = 10.0) -> None:
-        render_config(self.host, self.port, self.rundir, self.workers, self.allowed_networks)
+        render_config(self.host, self.port, self.rundir, self.workers, self.allowed_networks, self.public_address)
         self.proc = await asyncio.create_subprocess_exec(
             KAMAILIO, "-f", str(self.rundir / "kamailio.cfg"), "-DD", "-E", "-Y", str(self.rundir),
             "-P", str(self.rundir / "kamailio.pid"), "-m", "64", "-M", "8",
@@ -172,11 +133,12 @@ class KamailioDispatcher:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             if self.proc.returncode is not None:
-                raise RuntimeError(f"kamailio exited: {self.log_tail()}")
+                raise SipStartError(f"kamailio exited: {self.log_tail(300)}")
             if (self.rundir / "kamailio_ctl").exists() and await self._rpc("core.uptime"):
                 return
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"kamailio did not start within {timeout:.0f} s: {self.log_tail()}")
+        await self.stop()
+        raise SipStartError(f"kamailio did not start within {timeout:.0f} s")
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
@@ -189,7 +151,11 @@ class KamailioDispatcher:
         self._tmp.cleanup()
 
     async def __aenter__(self) -> KamailioDispatcher:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -197,15 +163,7 @@ class KamailioDispatcher:
 
     async def loads(self) -> dict[str, tuple[str, int]]:
         """Per worker URI: (state flags: "AP" up, "IP"/"IX" down; its current number of calls)."""
-        out = await self._rpc("dispatcher.list")
-        result = {}
-        for block in out.split("DEST:")[1:]:
-            uri = re.search(r"URI:\s*(\S+)", block)
-            flags = re.search(r"FLAGS:\s*(\S+)", block)
-            load = re.search(r"DLGLOAD:\s*(\d+)", block)
-            if uri:
-                result[uri.group(1)] = (flags.group(1) if flags else "", int(load.group(1)) if load else 0)
-        return result
+        return parse_dispatcher_list(await self._rpc("dispatcher.list"))
 
     def log_tail(self, chars: int = 1500) -> str:
         p = self.rundir / "kamailio.log"
@@ -215,57 +173,138 @@ class KamailioDispatcher:
         proc = await asyncio.create_subprocess_exec(
             KAMCMD, "-s", f"unix:{self.rundir}/kamailio_ctl", *cmd,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        out, _ = await asyncio.wait_for(proc.communicate(), 5)
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), 5)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
         return out.decode(errors="replace") if proc.returncode == 0 else ""
 
 
-async def run_site(port: int, n_workers: int, worker_cmd: list[str], host: str = "127.0.0.1",
-                   first_worker_port: int = 0, allowed_networks: tuple[str, ...] = ("127.0.0.0/8",)) -> None:
-    """Kamailio on `port` plus `n_workers` copies of `worker_cmd` ("{port}" replaced), until a signal."""
-    from telephony.sipp import free_port
+# --- a site: workers + proxy ---------------------------------------------------------------------------
 
-    ports = [first_worker_port + i if first_worker_port else free_port(host) for i in range(n_workers)]
-    workers = [await asyncio.create_subprocess_exec(*[a.replace("{port}", str(p)) for a in worker_cmd])
-               for p in ports]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with KamailioDispatcher(port, [(host, p) for p in ports], host, allowed_networks) as kam:
-            log.info("dispatching sip:%s:%d to workers on ports %s", host, port, ports)
-            waiters = [asyncio.ensure_future(w.wait()) for w in workers]
-            await asyncio.wait([asyncio.ensure_future(stop.wait()), *waiters], return_when=asyncio.FIRST_COMPLETED)
-            if any(w.returncode is not None for w in workers):
-                log.error("a worker exited; stopping the site. kamailio log: %s", kam.log_tail(500))
-    finally:
-        for w in workers:
+
+class Site:
+    """`n_workers` copies of `worker_cmd` ("{port}" replaced) on `host`, Kamailio on `port` in front.
+
+    `async with Site(...) as site: await site.wait(stop)` runs until `stop` is set, or raises SipStartError
+    when a worker exits by itself. Leaving stops the workers (SIGTERM; killed after STOP_WAIT_S), then Kamailio.
+    """
+
+    def __init__(self, port: int, n_workers: int, worker_cmd: list[str], host: str = "127.0.0.1",
+                 first_worker_port: int = 0, allowed_networks: tuple[str, ...] = ("127.0.0.0/8",),
+                 public_address: str | None = None) -> None:
+        from telephony.sipp import free_port
+
+        self.port, self.host = port, host
+        self.worker_ports = [first_worker_port + i if first_worker_port else free_port(host)
+                             for i in range(n_workers)]
+        self.worker_cmd, self.allowed_networks, self.public_address = worker_cmd, allowed_networks, public_address
+        self.workers: list[asyncio.subprocess.Process] = []
+        self.kam: KamailioDispatcher | None = None
+
+    async def __aenter__(self) -> Site:
+        try:
+            for p in self.worker_ports:
+                self.workers.append(await asyncio.create_subprocess_exec(
+                    *[a.replace("{port}", str(p)) for a in self.worker_cmd]))
+            dests = [(worker_host(self.host), p) for p in self.worker_ports]
+            self.kam = KamailioDispatcher(self.port, dests, self.host, self.allowed_networks, self.public_address)
+            await self.kam.start()
+        except BaseException:
+            await self.aclose()
+            raise
+        log.info("dispatching sip:%s:%d to workers on ports %s", self.host, self.port, self.worker_ports)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set; SipStartError if a worker exits first (the site cannot carry its calls)."""
+        stopped = asyncio.ensure_future(stop.wait())
+        exits = [asyncio.ensure_future(w.wait()) for w in self.workers]
+        try:
+            await asyncio.wait([stopped, *exits], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in (stopped, *exits):
+                f.cancel()
+        for p, w in zip(self.worker_ports, self.workers, strict=True):
+            if w.returncode is not None:
+                tail = self.kam.log_tail(300) if self.kam else ""
+                log.error("the worker on port %d exited; stopping the site. kamailio log: %s", p, tail)
+                raise SipStartError(f"the worker on port {p} exited with status {w.returncode}")
+
+    async def aclose(self) -> None:
+        for w in self.workers:
             if w.returncode is None:
                 w.send_signal(signal.SIGTERM)
-        for w in workers:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(w.wait(), 15)
+        for w in self.workers:
+            try:
+                await asyncio.wait_for(w.wait(), STOP_WAIT_S)
+            except TimeoutError:
+                log.warning("worker %d did not stop within %.0f s: killed", w.pid, STOP_WAIT_S)
+                w.kill()
+                await w.wait()
+        if self.kam is not None:
+            await self.kam.stop()
+
+
+async def run_site(port: int, n_workers: int, worker_cmd: list[str], host: str = "127.0.0.1",
+                   first_worker_port: int = 0, allowed_networks: tuple[str, ...] = ("127.0.0.0/8",),
+                   public_address: str | None = None, stop: asyncio.Event | None = None) -> None:
+    """A `Site` until SIGINT/SIGTERM (or `stop`); SipStartError if a worker exits by itself."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with Site(port, n_workers, worker_cmd, host, first_worker_port, allowed_networks,
+                        public_address) as site:
+            await site.wait(stop)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def serve_bot_site(sip: SipSettings, workers: int, *, config: str | None = None, verbose: bool = False,
+                   crm: str | None = None) -> int:
+    """`voicebot serve --workers N`: N whole bots (each `voicebot serve`) behind Kamailio on sip.bind:sip.port,
+    until SIGINT/SIGTERM. Raises SipConfigError for settings a site cannot use, SipStartError if a worker dies."""
+    check_site(sip, workers)
+    program = [sys.executable, "-m", "voicebot", *(["--config", config] if config else []),
+               *(["-v"] if verbose else []), "serve", *(["--crm", crm] if crm else [])]
+    asyncio.run(run_site(sip.port, workers, program + worker_args(sip.bind), host=sip.bind,
+                         allowed_networks=sip.allowed_networks, public_address=sip.public_address))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m telephony.dispatcher", description=__doc__.splitlines()[0])
-    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--host", default="127.0.0.1", help="address of the proxy and the workers")
     ap.add_argument("--port", type=int, default=5060, help="the public SIP port (Kamailio)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--first-worker-port", type=int, default=0, help="0 = any free ports")
     ap.add_argument("--allow", default="127.0.0.0/8", help="comma-separated CIDRs allowed to call")
-    ap.add_argument("worker_cmd", nargs=argparse.REMAINDER, help="-- command for one worker, with {port}")
+    ap.add_argument("--public-address", help="what callers reach the proxy at (required with --host 0.0.0.0)")
+    ap.add_argument("worker_cmd", nargs=argparse.REMAINDER,
+                    help="-- command for one worker; --bind, --port and --allow are added")
     args = ap.parse_args(argv)
     cmd = args.worker_cmd[1:] if args.worker_cmd[:1] == ["--"] else args.worker_cmd
-    if not cmd or not any("{port}" in a for a in cmd):
-        ap.error("give the worker command after --, with {port} where its SIP port goes")
-    if args.workers < 1:
-        ap.error("--workers must be at least 1")
+    if not cmd:
+        ap.error("give the worker command after --")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         allowed = tuple(args.allow.split(","))
-        asyncio.run(run_site(args.port, args.workers, cmd, args.host, args.first_worker_port, allowed))
-    except (ValueError, RuntimeError) as e:
+        site = SipSettings(bind=args.host, port=args.port, allowed_networks=allowed,
+                           public_address=args.public_address)
+        check_site(site, args.workers)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_site(args.port, args.workers, cmd + worker_args(args.host), args.host,
+                                 args.first_worker_port, allowed, args.public_address))
+    except (SipConfigError, SipStartError) as e:
         print(f"error: {e}".splitlines()[0], file=sys.stderr)
         return 2
     return 0

@@ -15,16 +15,22 @@ import concurrent.futures
 import gc
 import logging
 import queue
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pjsua2 as pj
 
 from telephony import framebuf
-from telephony.pjlog import PjLogWriter, quiet_stdout
-from telephony.settings import PJSUA_MAX_CALLS, SipSettings
+from telephony.pjlog import PjLogWriter, log_exception, quiet_stdout
+from telephony.settings import PJSUA_MAX_CALLS, SipSettings, SipStartError
+
+if TYPE_CHECKING:
+    from telephony.call import BotCall
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,10 +41,11 @@ _TRANSPORT_TYPES = {
     "tls": pj.PJSIP_TRANSPORT_TLS,
 }
 _POLL_MS = 10  # libHandleEvents timeout: bounds the latency of submitted jobs (SIP itself wakes it)
-
-
-class SipStartError(RuntimeError):
-    """The SIP stack could not start (port in use, bad certificate, ...): one line saying why."""
+# The bridge's clock thread needs the GIL for ~50 us every 20 ms; with Python's default 5 ms switch
+# interval, two busy Python threads (engines, the event loop) stretched its tick gaps to p99 60 ms (audio
+# gaps on every call); 1 ms brought p99 to 25 ms, measured with the stand-in bot.
+SWITCH_INTERVAL_S = 0.001
+RESOLV_CONF = Path("/etc/resolv.conf")
 
 
 class _Endpoint(pj.Endpoint):
@@ -56,13 +63,13 @@ class _Endpoint(pj.Endpoint):
                 if chosen is not None:
                     prm.accountIndex = chosen
         except Exception:
-            log.exception("onSelectAccount")
+            log_exception(log, "onSelectAccount")
 
     def onRejectedIncomingCall(self, prm: pj.OnRejectedIncomingCallParam) -> None:  # noqa: N802
         try:
             self._on_rejected(prm.statusCode, prm.reason, prm.remoteInfo)
         except Exception:
-            log.exception("onRejectedIncomingCall")
+            log_exception(log, "onRejectedIncomingCall")
 
 
 class SipEndpoint:
@@ -74,8 +81,9 @@ class SipEndpoint:
         self.settings = settings
         self.host = settings.bind
         self.port = 0  # the SIP port actually bound (settings.port may be 0)
-        self.rejected: list[tuple[int, str]] = []  # (status, reason) of calls pjsua refused by itself
-        self.live_calls: dict[int, Any] = {}  # call id -> object with .release(); see call.BotCall
+        # (status, reason) of the latest calls pjsua refused by itself; bounded: scanners send thousands
+        self.rejected: deque[tuple[int, str]] = deque(maxlen=100)
+        self.live_calls: dict[int, BotCall] = {}  # call id -> its BotCall (pjsip thread)
         self.accounts: list[pj.Account] = []
         self._graveyard: list[Any] = []  # pjsua2 objects to free on the next loop turn, on this thread
         self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple, concurrent.futures.Future]] = (
@@ -84,6 +92,7 @@ class SipEndpoint:
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._start_error: BaseException | None = None
+        self._closed = False  # set on the pjsip thread once it takes no more jobs
         self._thread: threading.Thread | None = None
         self.ep: _Endpoint | None = None
         self._writer: PjLogWriter | None = None
@@ -93,6 +102,8 @@ class SipEndpoint:
         if SipEndpoint._instance_started:
             raise SipStartError("a SIP endpoint already runs in this process (pjsua2 allows one)")
         SipEndpoint._instance_started = True
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)  # process-wide: see SWITCH_INTERVAL_S
         self._thread = threading.Thread(target=self._main, name="pjsip", daemon=True)
         self._thread.start()
         atexit.register(self.stop)  # an interpreter exiting with the library up would crash in GC
@@ -117,7 +128,8 @@ class SipEndpoint:
 
     @property
     def running(self) -> bool:
-        return self._ready.is_set() and not self._stopping.is_set() and self._start_error is None
+        alive = self._thread is not None and self._thread.is_alive() and not self._closed
+        return alive and self._ready.is_set() and not self._stopping.is_set() and self._start_error is None
 
     # --- running code on the pjsip thread ----------------------------------------------------------
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
@@ -128,6 +140,8 @@ class SipEndpoint:
             fut.set_exception(RuntimeError("SIP endpoint is not running"))
         else:
             self._jobs.put((fn, args, fut))
+            if self._closed:  # the loop ended between the check and the put: nobody will run it
+                self._fail_pending("SIP endpoint stopped")
         return fut
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -138,20 +152,18 @@ class SipEndpoint:
         """Keep `obj` alive until the current callback returned, then free it on the pjsip thread."""
         self._graveyard.append(obj)
 
-    def on_thread(self) -> bool:
-        return threading.current_thread() is self._thread
-
     # --- the pjsip thread ----------------------------------------------------------------------------
     def _main(self) -> None:
         error = None
         try:
             self._create()
         except BaseException as e:  # noqa: BLE001 - reported to start()
-            error = _one_line(e)
+            error = one_line(e)
         # Out of the except block: the traceback (whose frames hold pjsua2 objects) is gone, so the
         # endpoint is freed here, on this thread, and not later by another thread's GC (abort).
         if error is not None:
             self._start_error = error
+            self._closed = True
             self._destroy()
             self._ready.set()
             return
@@ -163,7 +175,7 @@ class SipEndpoint:
                 if self._graveyard:
                     self._graveyard.clear()
         except BaseException:
-            log.exception("pjsip event loop failed")
+            log_exception(log, "pjsip event loop failed")
         finally:
             self._teardown()
 
@@ -186,6 +198,10 @@ class SipEndpoint:
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.maxCalls = PJSUA_MAX_CALLS
         cfg.uaConfig.userAgent = s.user_agent
+        for server in nameservers():
+            # pjsip's own resolver is asynchronous; without one it resolves a host name with the blocking
+            # getaddrinfo on this thread, which stalls every call's signalling meanwhile
+            cfg.uaConfig.nameserver.append(server)
         cfg.logConfig.level = s.log_level
         cfg.logConfig.consoleLevel = 0
         cfg.logConfig.msgLogging = 1 if s.log_level >= 5 else 0
@@ -255,8 +271,9 @@ class SipEndpoint:
                     pass
             self.accounts.clear()
         except BaseException:
-            log.exception("SIP teardown")
+            log_exception(log, "SIP teardown")
         finally:
+            self._closed = True
             self._fail_pending("SIP endpoint stopped")
             self._destroy()
 
@@ -266,7 +283,7 @@ class SipEndpoint:
             try:
                 self.ep.libDestroy()
             except Exception:
-                log.exception("libDestroy")
+                log_exception(log, "libDestroy")
             self.ep = None
 
     def _fail_pending(self, why: str) -> None:
@@ -275,7 +292,22 @@ class SipEndpoint:
                 _, _, fut = self._jobs.get_nowait()
             except queue.Empty:
                 return
-            fut.set_exception(RuntimeError(why))
+            if fut.set_running_or_notify_cancel():  # False: its waiter gave up already
+                fut.set_exception(RuntimeError(why))
+
+
+def nameservers(path: Path = RESOLV_CONF) -> list[str]:
+    """The IPv4 name servers of the system's resolver configuration (none if it cannot be read)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver" and parts[1].count(".") == 3:
+            out.append(parts[1])
+    return out[:3]  # glibc's limit too
 
 
 def _run_job(fn: Callable[..., Any], args: tuple, fut: concurrent.futures.Future) -> None:
@@ -284,7 +316,7 @@ def _run_job(fn: Callable[..., Any], args: tuple, fut: concurrent.futures.Future
     try:
         fut.set_result(fn(*args))
     except BaseException as e:  # noqa: BLE001 - handed to the waiter
-        log.debug("job %s failed", getattr(fn, "__qualname__", fn), exc_info=True)
+        log.debug("job %s failed: %r", getattr(fn, "__qualname__", fn), e)
         fut.set_exception(_detached(e))
 
 
@@ -298,7 +330,7 @@ def _detached(e: BaseException) -> BaseException:
     return e
 
 
-def _one_line(e: BaseException) -> SipStartError:
+def one_line(e: BaseException) -> SipStartError:
     """A fresh one-line error (no traceback: see `_detached`)."""
     if isinstance(e, pj.Error):
         text = f"{e.title}: {e.reason}"

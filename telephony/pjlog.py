@@ -1,4 +1,5 @@
-"""pjsip's own log, routed into Python logging ("pjsip"), and kept off stdout at start-up."""
+"""pjsip's own log, routed into Python logging ("pjsip"), and kept off stdout at start-up; our errors from
+inside pjsip callbacks, logged without holding on to pjsua2 objects."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ctypes
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Iterator
 
 import pjsua2 as pj
@@ -23,6 +25,14 @@ class PjLogWriter(pj.LogWriter):
             logging.getLogger("pjsip").log(level, entry.msg.rstrip())
         except Exception:  # noqa: BLE001 - never let a log line raise into pjsip
             pass
+
+
+def log_exception(logger: logging.Logger, msg: str, *args: object) -> None:
+    """`logger.exception(msg, *args)` with the traceback as text only. A record that keeps `exc_info` keeps
+    the frames, and through them the pjsua2 objects they held (a BotCall, an Account); a handler that
+    stores records (pytest's log capture, a MemoryHandler) would then free them later on another thread,
+    or after the library is gone: pjlib aborts the process."""
+    logger.error(msg + "\n%s", *args, traceback.format_exc().rstrip())
 
 
 @contextlib.contextmanager

@@ -4,10 +4,11 @@
     server.serve()                                               # until SIGINT/SIGTERM or server.stop()
 
 or inside a running loop: `async with SipServer(...) as server: t = await server.call("sip:...")`.
-Incoming INVITEs: source outside `allowed_networks` -> 403; more than `max_call_rate` new calls a second
--> 503 (both decided before pjsua opens media sockets: see admission.py); `max_calls` busy -> 486 (pjsua
-also answers 486 itself past its compiled limit of 4, and 488 when no codec matches); else 180, 200,
-and `on_call` starts once the ACK arrived and audio flows.
+Incoming INVITEs: source outside `allowed_networks` -> 403; more than `max_call_rate` new calls a second,
+or no `on_call` (a server that only places calls, or one still loading its engines) -> 503 (all decided
+before pjsua opens media sockets: see admission.py); `max_calls` busy -> 486 (pjsua also answers 486
+itself past its compiled limit of 4, and 488 when no codec matches); shutting down -> 503; else
+200 straight away, and `on_call` starts once the ACK arrived and audio flows.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import logging
 import signal
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import pjsua2 as pj
@@ -25,13 +27,16 @@ from telephony.admission import ALLOW, InviteGate, source_ip
 from telephony.call import BotCall
 from telephony.call_transport import SipCallTransport
 from telephony.dialog import CallFailed
-from telephony.endpoint import SipEndpoint
+from telephony.endpoint import SipEndpoint, SipStartError, one_line
+from telephony.pjlog import log_exception
 from telephony.settings import SipSettings
+from telephony.uri import check_uri
 
 log = logging.getLogger(__name__)
 
 OnCall = Callable[[SipCallTransport], Awaitable[None]]
 ANSWER_TIMEOUT_S = 10.0  # 200 OK sent, no ACK or no media by then: give up on the call
+RING_TIMEOUT_S = 60.0  # a call we place for a transfer: how long its target may ring
 
 
 class SipServer:
@@ -39,17 +44,17 @@ class SipServer:
         self, settings: SipSettings, on_call: OnCall | None = None, *, follow_transfers: bool = False
     ) -> None:
         self.settings = settings
-        self.on_call = on_call
+        self.on_call = on_call  # None: incoming calls are refused (503); may be set once ready
         self.follow_transfers = follow_transfers  # a softphone follows REFER; the bot declines it
         self.endpoint = SipEndpoint(settings)
         self.account: BotAccount | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.transports: set[SipCallTransport] = set()  # calls up; touched on the event loop only
-        self.rejected: list[tuple[int, str]] = []  # (status, source) of INVITEs we refused
+        # (status, source) of the latest INVITEs we refused; bounded: a scanner sends thousands
+        self.rejected: deque[tuple[int, str]] = deque(maxlen=100)
         self.gate = InviteGate(settings, rate=settings.max_call_rate, burst=settings.max_call_rate)
         self.gate_account: BotAccount | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # one per call running on_call
-        self._watchers: set[asyncio.Task[None]] = set()  # forget a transport once its dialog ended
         self._stop_requested: asyncio.Event | None = None
         self._closing = False  # read on the pjsip thread: refuse new INVITEs while shutting down
 
@@ -60,8 +65,11 @@ class SipServer:
         await self.loop.run_in_executor(None, self.endpoint.start)
         try:
             await self.endpoint.run(self._create_accounts)
-        except BaseException:
+        except BaseException as e:
             await self.loop.run_in_executor(None, self.endpoint.stop)
+            self._forget_accounts()
+            if isinstance(e, pj.Error):  # e.g. a URI pjsip refuses that our checks let through
+                raise SipStartError(f"cannot create the SIP account: {one_line(e)}") from None
             raise
 
     def _create_accounts(self) -> None:  # pjsip thread
@@ -71,17 +79,23 @@ class SipServer:
 
     async def aclose(self) -> None:
         """Hang up every call, let their tasks finish (bounded), stop the SIP stack."""
-        if not self.endpoint.running:
-            return
-        self._closing = True
-        await asyncio.gather(*(t.hangup(wait_s=3.0) for t in list(self.transports)), return_exceptions=True)
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=5.0)
-            for task in pending:
-                task.cancel()
-        for task in self._watchers:
-            task.cancel()
+        if self.endpoint.running:
+            self._closing = True
+            await asyncio.gather(*(t.hangup(wait_s=3.0, by="system") for t in list(self.transports)),
+                                 return_exceptions=True)
+            if self._tasks:
+                _, pending = await asyncio.wait(set(self._tasks), timeout=5.0)
+                for task in pending:
+                    task.cancel()
         await asyncio.get_running_loop().run_in_executor(None, self.endpoint.stop)
+        self._forget_accounts()
+
+    def _forget_accounts(self) -> None:
+        # Each account holds a bound method of this server, which holds the account: a cycle. Left to
+        # the cyclic GC, it would be freed later on whatever thread runs it, while another SIP stack may
+        # be up in this process: pjlib aborts (unregistered thread) or that stack's accounts break.
+        # The library is gone now, so dropping them here frees them at once, harmlessly.
+        self.account = self.gate_account = None
 
     async def __aenter__(self) -> SipServer:
         await self.start()
@@ -137,15 +151,15 @@ class SipServer:
     async def call(self, uri: str, timeout: float = 30.0, first_rtp_s: float = 2.0) -> SipCallTransport:
         """Call `uri`; return once it is answered and audio flows (first RTP, or `first_rtp_s` passed).
 
-        Raises ValueError for a malformed URI and CallFailed (with the SIP status) when the call is not
-        answered. The caller runs the session on the returned transport.
+        Raises SipConfigError (a ValueError) for a malformed URI and CallFailed (with the SIP status) when
+        the call is not answered. The caller runs the session on the returned transport.
         """
+        uri = check_uri(uri)
         t = self._new_transport("outbound")
-        self._track(t)
 
         def dial() -> None:
             if self.endpoint.ep.utilVerifySipUri(uri) != 0:
-                raise ValueError(f"not a valid SIP URI: {uri!r}")
+                check_uri("", f"uri {uri!r}")  # the same one-line error, for what only pjsip refuses
             if len(self.endpoint.live_calls) >= self.settings.max_calls:
                 raise CallFailed(f"{len(self.endpoint.live_calls)} calls already up (max_calls)")
             call = BotCall(self.endpoint, self.account, t)
@@ -164,11 +178,8 @@ class SipServer:
             del call
             raise CallFailed(f"cannot call {uri}: {reason}")
 
-        try:
-            await self.endpoint.run(dial)
-        except BaseException:
-            self.transports.discard(t)
-            raise
+        await self.endpoint.run(dial)
+        self._track(t)  # only now: a call never dialled has no dialog that could end and untrack it
         try:
             await t.wait_ready(timeout)
         except CallFailed:
@@ -181,7 +192,7 @@ class SipServer:
     # --- inbound (pjsip thread) ----------------------------------------------------------------------
     def _select(self, source: str) -> int:
         """Before pjsua opens media for an INVITE: the real account, or the socket-less gate account."""
-        verdict = self.gate.decide(source)
+        verdict = self.gate.decide(source) if self.on_call is not None else "not answering calls"
         if verdict != ALLOW:
             log.info("INVITE from %s: %s", source, verdict)
             return self.gate_account.getId()
@@ -189,37 +200,57 @@ class SipServer:
 
     def _refuse(self, call_id: int, source: str) -> None:
         """An INVITE steered to the gate account: refuse it (no media was opened for it)."""
-        code = 403 if not self.settings.allows(source_ip(source)) else 503
-        self._reject(call_id, code, source, self.gate_account)
+        if not self.settings.allows(source_ip(source)):
+            self._reject(call_id, 403, source, "Forbidden", self.gate_account)
+        elif self.on_call is None:
+            self._reject(call_id, 503, source, "Service Unavailable (not answering calls)", self.gate_account)
+        else:
+            self._reject(call_id, 503, source, "Service Unavailable (call rate limit)", self.gate_account)
 
     def _incoming(self, call_id: int, source: str) -> None:
-        ip = source_ip(source)
+        # the network and the call rate were checked in _select, before pjsua opened media
         if self._closing:
-            self._reject(call_id, 503, source)
-            return
-        if not self.settings.allows(ip):
-            self._reject(call_id, 403, source)
+            self._reject(call_id, 503, source, "Service Unavailable (shutting down)")
             return
         if len(self.endpoint.live_calls) >= self.settings.max_calls:
-            self._reject(call_id, 486, source)
+            self._reject(call_id, 486, source, "Busy Here")
             return
         t = self._new_transport("inbound")
         call = BotCall(self.endpoint, self.account, t, call_id)
-        t.attach(call)
-        for code in (180, 200):
+        try:
+            t.attach(call)
+            # 200 at once, no 180 first: nothing rings here, and behind a multi-process proxy a 180 sent
+            # just before the 200 can arrive after it (Kamailio children forward in parallel).
             prm = pj.CallOpParam()
-            prm.statusCode = code
+            prm.statusCode = 200
             call.answer(prm)
-        self.loop.call_soon_threadsafe(self._spawn, t)
+            self.loop.call_soon_threadsafe(self._spawn, t)
+        except Exception:
+            # The BotCall owns this call id now: end the call through it, or it stays in live_calls
+            # (counted against max_calls) with nobody to see its end.
+            log_exception(log, "answering the call from %s", source)
+            call.listener = None
+            self._end_failed(call, call_id)
 
-    def _reject(self, call_id: int, code: int, source: str, account: BotAccount | None = None) -> None:
-        log.info("rejecting INVITE from %s with %d", source, code)
+    def _end_failed(self, call: BotCall, call_id: int) -> None:
+        try:
+            prm = pj.CallOpParam()
+            prm.statusCode = 500
+            call.hangup(prm)  # its DISCONNECTED frees it (BotCall.onCallState)
+        except pj.Error as e:
+            log.warning("call %d: cannot end it (%s): freeing it", call_id, e.reason)
+            call.release()
+            self.endpoint.live_calls.pop(call_id, None)
+            self.endpoint.drop_later(call)
+
+    def _reject(self, call_id: int, code: int, source: str, reason: str,
+                account: BotAccount | None = None) -> None:
+        log.info("rejecting INVITE from %s with %d %s", source, code, reason)
         self.rejected.append((code, source))
         call = BotCall(self.endpoint, account or self.account, None, call_id)
         prm = pj.CallOpParam()
         prm.statusCode = code
-        if code == 503:
-            prm.reason = "Service Unavailable (call rate limit)"
+        prm.reason = reason
         call.hangup(prm)
         self.endpoint.drop_later(call)
 
@@ -235,21 +266,25 @@ class SipServer:
     def _new_transport(self, direction: str) -> SipCallTransport:
         s = self.settings
         t = SipCallTransport(self.endpoint, self.loop, direction, s.rtp_timeout_s, s.record_dir)
+        t.on_end = self.transports.discard
         if self.follow_transfers:
             t.follow_transfer = self._follow_transfer
         return t
 
     def _track(self, t: SipCallTransport) -> None:
-        """Count `t` as up until its dialog ended (event loop only)."""
-        self.transports.add(t)
+        """Count `t` as up until its dialog ends (event loop only; `t.on_end` forgets it)."""
+        if not t.disconnected.is_set():
+            self.transports.add(t)
 
-        async def forget() -> None:
-            await t.disconnected.wait()
-            self.transports.discard(t)
-
-        task = asyncio.ensure_future(forget())
-        self._watchers.add(task)
-        task.add_done_callback(self._watchers.discard)
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until no call is up or ringing and every `on_call` returned; False if `timeout` passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.transports or self._tasks:
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     def _spawn(self, t: SipCallTransport) -> None:
         self._track(t)
@@ -259,13 +294,13 @@ class SipServer:
 
     async def _serve_call(self, t: SipCallTransport) -> None:
         try:
-            await t.wait_ready(ANSWER_TIMEOUT_S)
+            await t.wait_ready(ANSWER_TIMEOUT_S if t.direction == "inbound" else RING_TIMEOUT_S)
             if self.on_call is not None:
                 await self.on_call(t)
         except CallFailed as e:
             log.info("call from %s did not start: %s", t.remote_uri or "?", e)
         except Exception:
-            log.exception("on_call failed for %s", t.remote_uri or "?")
+            log_exception(log, "on_call failed for %s", t.remote_uri or "?")
         finally:
             if not t.disconnected.is_set():
                 await t.hangup()

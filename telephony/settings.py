@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+from telephony.uri import USER_PART, check_uri
 
 SUPPORTED_CODECS = ("G722", "PCMU", "PCMA")  # what the pjsua2 wheel has that a phone network speaks
 TRANSPORTS = ("udp", "tcp", "tls")
@@ -12,19 +15,26 @@ PJSUA_MAX_CALLS = 4  # compiled into the pjsua2 wheel: the 5th INVITE gets 486 w
 MAX_CALL_RATE = 15.0  # a flood at 25 new calls/s crashed pjsua's 64-slot ioqueue, 20/s held: see admission.py
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "bind": (str,), "port": (int,), "transport": (str,), "realm": (str,), "max_calls": (int,),
-    "rtp_timeout_s": (int, float), "max_call_rate": (int, float), "log_level": (int,), "user_agent": (str,),
-    "allowed_networks": (tuple, list, str), "codecs": (tuple, list),
-    **{k: (str, type(None)) for k in ("public_address", "registrar", "username", "password", "record_dir",
-                                      "tls_cert", "tls_key")},
-}
-_TYPE_NAMES = {(str,): "text", (int,): "a whole number", (int, float): "a number",
-               (tuple, list, str): "a list of CIDRs", (tuple, list): "a list", (str, type(None)): "text"}
+_KINDS = {"str": (str,), "int": (int,), "float": (int, float), "None": (type(None),), "tuple": (tuple, list)}
+_KIND_NAMES = {(str,): "text", (int,): "a whole number", (int, float): "a number", (tuple, list): "a list",
+               (str, type(None)): "text"}
+
+
+def _kinds(annotation: str) -> tuple[type, ...]:
+    """The runtime types a field's annotation ("str | None", "tuple[str, ...]") accepts."""
+    kinds: list[type] = []
+    for part in annotation.split("|"):
+        kinds.extend(_KINDS[part.strip().split("[", 1)[0]])
+    return tuple(dict.fromkeys(kinds))
 
 
 class SipConfigError(ValueError):
     """A SIP setting that cannot work; the message names the setting and what is wrong."""
+
+
+class SipStartError(RuntimeError):
+    """The SIP side could not start or stopped (port in use, bad certificate, a worker exited, ...): one
+    line saying why."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,7 @@ class SipSettings:
     max_calls: int = PJSUA_MAX_CALLS
     max_call_rate: float = 10.0  # new calls per second (burst as many); more get 503: see admission.py
     rtp_timeout_s: float = 10.0
-    record_dir: str | None = None
+    record_dir: str | None = None  # created if missing; stored as an absolute path
     tls_cert: str | None = None
     tls_key: str | None = None
     codecs: tuple[str, ...] = SUPPORTED_CODECS
@@ -52,14 +62,21 @@ class SipSettings:
     )
 
     def __post_init__(self) -> None:
-        for name, kinds in _TYPES.items():
-            value = getattr(self, name)
+        if isinstance(self.allowed_networks, str):
+            raise SipConfigError("allowed_networks: give a list of CIDRs, not one string")
+        for f in fields(self):
+            if not f.init:
+                continue
+            kinds, value = _kinds(str(f.type)), getattr(self, f.name)
             if not isinstance(value, kinds) or isinstance(value, bool):
-                raise SipConfigError(f"{name}: {value!r} should be {_TYPE_NAMES[kinds]}")
+                raise SipConfigError(f"{f.name}: {value!r} should be {_KIND_NAMES.get(kinds, kinds)}")
         try:
-            ipaddress.ip_address(self.bind)
+            bind = ipaddress.ip_address(self.bind)
         except ValueError:
             raise SipConfigError(f"bind: {self.bind!r} is not an IP address") from None
+        if bind.version != 4:
+            # the transports and the media sockets are created as IPv4 (pjsua's UDP/TCP/TLS types)
+            raise SipConfigError(f"bind: {self.bind!r}: IPv6 is not supported, give an IPv4 address")
         if not 0 <= self.port <= 65535:
             raise SipConfigError(f"port: {self.port} is outside 0..65535")
         if self.transport not in TRANSPORTS:
@@ -71,8 +88,11 @@ class SipSettings:
                     raise SipConfigError(f"{name}: required for transport 'tls'")
                 if not Path(path).is_file():
                     raise SipConfigError(f"{name}: {path}: no such file")
-        if self.registrar and not self.registrar.startswith(("sip:", "sips:")):
-            raise SipConfigError(f"registrar: {self.registrar!r} is not a sip: URI")
+        if self.registrar:
+            check_uri(self.registrar, "registrar")
+        if self.username is not None and not USER_PART.match(self.username):
+            raise SipConfigError(f"username: {self.username!r} cannot be the user part of a SIP URI "
+                                 "(no spaces, @, <, >, quotes)")
         if self.registrar and not (self.username and self.password):
             raise SipConfigError("registrar: username and password are required to register")
         if not 1 <= self.max_calls <= PJSUA_MAX_CALLS:
@@ -92,8 +112,8 @@ class SipSettings:
         for c in self.codecs:
             if c not in SUPPORTED_CODECS:
                 raise SipConfigError(f"codecs: {c!r} is not one of {', '.join(SUPPORTED_CODECS)}")
-        if isinstance(self.allowed_networks, str):
-            raise SipConfigError("allowed_networks: give a list of CIDRs, not one string")
+        if self.record_dir is not None:
+            object.__setattr__(self, "record_dir", _writable_dir(self.record_dir))
         nets = []
         for cidr in self.allowed_networks:
             try:
@@ -123,3 +143,16 @@ class SipSettings:
         except ValueError:
             return False
         return any(addr in n for n in self.networks if n.version == addr.version)
+
+
+def _writable_dir(path: str) -> str:
+    """`path` made absolute and created; a recording that cannot be written must fail at start-up, not drop
+    every call (the recorder opens its file when a call starts)."""
+    p = Path(path).expanduser().absolute()
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SipConfigError(f"record_dir: {path}: cannot create it ({e.strerror or e})") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise SipConfigError(f"record_dir: {path}: not writable")
+    return str(p)

@@ -1,8 +1,9 @@
 """sipp (Debian `sip-tester`) as a real SIP peer for tests and benchmarks: scenarios, RTP pcaps, a runner.
 
-sipp replays RTP from pcap files, so `write_rtp_pcap` turns any 8 kHz PCM into a G.711 RTP stream
-(the Debian pcaps are fixed 8 s recordings). Scenarios are built as text so each test states the SDP and
-the responses it expects; `run_sipp` runs one sipp process bounded in time, in a scratch directory.
+sipp replays RTP from pcap files, so `write_rtp_pcap` turns any 8 kHz PCM into a G.711 RTP stream (the
+Debian pcaps are fixed 8 s recordings) and `write_pcap` writes any timed RTP packets. Scenarios are built
+as text so each test states the SDP and the responses it expects; `run_sipp` runs one sipp process
+bounded in time, in a scratch directory.
 """
 
 from __future__ import annotations
@@ -17,30 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from telephony import g711
+
 SIPP = shutil.which("sipp")
 DEBIAN_PCAPS = Path("/usr/share/sip-tester")
 
-# --- G.711 and pcap ------------------------------------------------------------------------------------
-
-
-def ulaw_encode(pcm: np.ndarray) -> bytes:
-    """ITU-T G.711 µ-law (what phones send), int16 in."""
-    x = pcm.astype(np.int32)
-    sign = np.where(x < 0, 0x80, 0)
-    mag = np.minimum(np.abs(x), 32635) + 0x84
-    exp = np.floor(np.log2(mag)).astype(np.int32) - 7
-    mant = (mag >> (exp + 3)) & 0x0F
-    return (~(sign | (exp << 4) | mant) & 0xFF).astype(np.uint8).tobytes()
-
-
-def alaw_encode(pcm: np.ndarray) -> bytes:
-    """ITU-T G.711 A-law, int16 in."""
-    x = pcm.astype(np.int32) >> 3  # 13-bit
-    sign = np.where(x >= 0, 0x80, 0)
-    mag = np.minimum(np.where(x >= 0, x, -x - 1), 0xFFF)
-    exp = np.where(mag < 32, 0, np.floor(np.log2(np.maximum(mag, 1))).astype(np.int32) - 4)
-    mant = np.where(exp == 0, mag >> 1, mag >> np.maximum(exp, 1)) & 0x0F
-    return ((sign | (exp << 4) | mant) ^ 0x55).astype(np.uint8).tobytes()
+# --- pcap ----------------------------------------------------------------------------------------------
 
 
 def _ip_checksum(header: bytes) -> int:
@@ -50,27 +33,37 @@ def _ip_checksum(header: bytes) -> int:
     return ~s & 0xFFFF
 
 
+def write_pcap(path: str | Path, records: list[tuple[float, bytes]]) -> None:
+    """A classic pcap of UDP datagrams (10.0.0.1:40000 -> 10.0.0.2:6000), each (seconds, payload): sipp
+    replays the payloads (RTP) at those offsets."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]  # Ethernet link type
+    for n, (at, payload) in enumerate(records):
+        udp = struct.pack("!HHHH", 40000, 6000, 8 + len(payload), 0) + payload
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n & 0xFFFF, 0, 64, 17, 0,
+                         socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2"))
+        ip = ip[:10] + struct.pack("!H", _ip_checksum(ip)) + ip[12:]
+        frame = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + udp
+        usec = round(at * 1_000_000)
+        out.append(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(frame), len(frame)) + frame)
+    Path(path).write_bytes(b"".join(out))
+
+
+def rtp_packet(pt: int, seq: int, ts: int, ssrc: int, payload: bytes, marker: bool = False) -> bytes:
+    return struct.pack("!BBHII", 0x80, pt | (0x80 if marker else 0), seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc) + payload
+
+
 def write_rtp_pcap(path: str | Path, pcm8k: np.ndarray, codec: str = "PCMA", ssrc: int = 0x1234,
                    first_seq: int = 0) -> None:
     """Write 8 kHz int16 audio as a 20 ms G.711 RTP stream in a pcap sipp can replay. sipp sends the
     RTP headers as they are: a second pcap in the same call needs a later `first_seq` (the receiver
     drops packets whose sequence and timestamp went backwards)."""
-    pt, encode = {"PCMU": (0, ulaw_encode), "PCMA": (8, alaw_encode)}[codec]
-    payload = encode(pcm8k)
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]  # Ethernet link type
+    pt = g711.PAYLOAD_TYPES[codec]
+    payload = g711.ENCODE[pt](pcm8k)
+    records = []
     for n, off in enumerate(range(0, len(payload) - 159, 160)):
-        marker = 0x80 if n == 0 else 0
         seq = first_seq + n
-        rtp = struct.pack("!BBHII", 0x80, pt | marker, seq & 0xFFFF, (seq * 160) & 0xFFFFFFFF, ssrc)
-        rtp += payload[off:off + 160]
-        udp = struct.pack("!HHHH", 40000, 6000, 8 + len(rtp), 0) + rtp
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n, 0, 64, 17, 0,
-                         socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2"))
-        ip = ip[:10] + struct.pack("!H", _ip_checksum(ip)) + ip[12:]
-        frame = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + udp
-        usec = n * 20000
-        out.append(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(frame), len(frame)) + frame)
-    Path(path).write_bytes(b"".join(out))
+        records.append((n * 0.02, rtp_packet(pt, seq, seq * 160, ssrc, payload[off:off + 160], marker=n == 0)))
+    write_pcap(path, records)
 
 
 # --- scenarios -----------------------------------------------------------------------------------------
@@ -235,10 +228,15 @@ async def run_sipp(target: str | None, scenario: str | None = None, *, builtin: 
         proc = await asyncio.create_subprocess_exec(*args, cwd=work, stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.STDOUT)
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout_s + 10)
-        except TimeoutError:
-            proc.kill()
-            out, _ = await proc.communicate()
+            try:
+                out, _ = await asyncio.wait_for(proc.communicate(), timeout_s + 10)
+            except TimeoutError:
+                proc.kill()
+                out, _ = await proc.communicate()
+        finally:  # also when the test gave up on us (cancelled): never leave sipp running
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
         err = work / "err.log"
         found = sorted(work.glob(collect)) if collect else []
         collected = "".join(p.read_text(errors="replace") for p in found)
@@ -246,22 +244,28 @@ async def run_sipp(target: str | None, scenario: str | None = None, *, builtin: 
                           err.read_text(errors="replace")[-4000:] if err.exists() else "", collected)
 
 
-def registrar(password: str, realm: str = "voicebot.test") -> str:
-    """A UAS scenario acting as a registrar: challenge, check the digest against `password`, answer 200
-    (or 403), then accept the un-REGISTER sent at shutdown."""
-    def reply(status: str, extra: str = "") -> str:
-        return f"""  <send><![CDATA[
+def uas_reply(status: str, headers: str, body: str = "") -> str:
+    """A UAS's `<send>` of a response to the last request: `headers` (newline-separated) after the dialog's
+    own, then `body`."""
+    return f"""  <send><![CDATA[
       SIP/2.0 {status}
       [last_Via:]
       [last_From:]
       [last_To:];tag=[pid]SIPpTag01[call_number]
       [last_Call-ID:]
       [last_CSeq:]
-      [last_Contact:]{extra}
-      Content-Length: 0
+      {headers}
+      Content-Length: {"[len]" if body else "0"}
 
-]]></send>
+{body}]]></send>
 """
+
+
+def registrar(password: str, realm: str = "voicebot.test") -> str:
+    """A UAS scenario acting as a registrar: challenge, check the digest against `password`, answer 200
+    (or 403), then accept the un-REGISTER sent at shutdown."""
+    def reply(status: str, extra: str = "") -> str:
+        return uas_reply(status, "[last_Contact:]" + extra)
     challenge = f'\n      WWW-Authenticate: Digest realm="{realm}", nonce="5f1a2b3c4d", algorithm=MD5'
     return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="registrar">
@@ -279,4 +283,20 @@ def registrar(password: str, realm: str = "voicebot.test") -> str:
 {reply("200 OK", chr(10) + "      Expires: 300")}  <recv request="REGISTER" timeout="15000"/>
 {reply("200 OK")}  <label id="end"/>
 </scenario>
+"""
+
+
+def slow_uas(ring_ms: int) -> str:
+    """A UAS (e.g. a human agent) that rings for `ring_ms` before answering with PCMU, then waits for the BYE."""
+    def reply(status: str, body: str = "") -> str:
+        ctype = "\n      Content-Type: application/sdp" if body else ""
+        return uas_reply(status, "Contact: <sip:[local_ip]:[local_port];transport=[transport]>" + ctype, body)
+    answer = sdp({0: "PCMU/8000"}, dtmf=False)
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="slow agent">
+  <recv request="INVITE"/>
+{reply("180 Ringing")}  <pause milliseconds="{ring_ms}"/>
+{reply("200 OK", answer)}  <recv request="ACK"/>
+  <recv request="BYE"/>
+{OK_TO_LAST}</scenario>
 """

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from crm_store import CrmStore
 from crm_store.demo import load_demo
-
-ALICE = "+15551230001"  # demo customer: owns orders 4567 (shipped), 1024, 567 and 23456
 
 
 @pytest.fixture(scope="module")
@@ -19,3 +18,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrmStore]:
     load_demo(store)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def speech() -> np.ndarray:
+    """A caller's sentence in a neural voice, 16 kHz float: real speech for the real VAD."""
+    from hibari import Hibari
+
+    from voicebot.pcm import resample
+
+    return resample(Hibari()("Hello, I would like to know where my order is, please."), 24000, 16000)

@@ -1,10 +1,14 @@
-"""Shared pieces of the SIP tests: test signals and the per-window correlation that judges audio."""
+"""Shared pieces of the SIP tests: test signals, the per-window correlation that judges audio, probing a SIP
+port, and peers in their own processes (baresip, the built-in caller), always reaped."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
+import time
+import uuid
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -84,6 +88,80 @@ def window_correlations(ref: np.ndarray, got: np.ndarray, rate: int, window_s: f
     return out
 
 
+# --- probing a SIP port --------------------------------------------------------------------------------
+
+
+def _request(method: str, host: str, port: int, me: int, tag: str, body: str = "", to: str = "",
+             cseq: int = 1, branch: str = "") -> bytes:
+    extra = f"Contact: <sip:probe@{host}:{me}>\r\nContent-Type: application/sdp\r\n" if body else ""
+    return (f"{method} sip:bot@{host}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {host}:{me};branch=z9hG4bK{branch or tag}\r\n"
+            f"From: <sip:probe@{host}:{me}>;tag={tag}\r\n{to or f'To: <sip:bot@{host}:{port}>'}\r\n"
+            f"Call-ID: {tag}@{host}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n{extra}"
+            f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+
+
+def sip_request(port: int, method: str = "OPTIONS", host: str = "127.0.0.1", timeout: float = 0.5) -> str | None:
+    """Send one OPTIONS, or an INVITE offering PCMU that is expected to be refused (a final answer of 300 or
+    more gets its ACK); the status line of the final answer, or None if none came within `timeout`."""
+    body = (f"v=0\r\no=probe 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
+            "m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n") if method == "INVITE" else ""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        s.settimeout(timeout)
+        me, tag = s.getsockname()[1], uuid.uuid4().hex[:10]
+        s.sendto(_request(method, host, port, me, tag, body), (host, port))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                reply = s.recv(65535).decode(errors="replace")
+                status = int(reply.split(" ", 2)[1])
+            except (TimeoutError, ConnectionRefusedError, IndexError, ValueError):
+                return None
+            if status >= 200:
+                to = next((h for h in reply.split("\r\n") if h.lower().startswith(("to:", "t:"))), "")
+                if method == "INVITE" and status >= 300:
+                    s.sendto(_request("ACK", host, port, me, tag, to=to), (host, port))
+                return reply.split("\r\n", 1)[0]
+    return None
+
+
+def sip_options(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> int | None:
+    """Send one OPTIONS; the final status code, or None if nothing answered within `timeout`."""
+    line = sip_request(port, "OPTIONS", host, timeout)
+    return int(line.split(" ", 2)[1]) if line else None
+
+
+async def wait_answering(port: int, host: str = "127.0.0.1", timeout: float = 20.0) -> None:
+    """Poll with OPTIONS until something answers on `port` (a process starting its SIP stack)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await loop.run_in_executor(None, sip_options, port, host, 0.2) is None:
+        if loop.time() > deadline:
+            raise TimeoutError(f"nothing answers SIP on {host}:{port} after {timeout:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+async def reap(*procs: object) -> None:
+    """Kill the given asyncio subprocesses (or objects with a .proc) that are still running."""
+    for p in procs:
+        proc = getattr(p, "proc", p)
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def stop_processes(procs: list[asyncio.subprocess.Process], timeout: float = 15.0) -> None:
+    """SIGTERM, then kill whatever has not exited after `timeout`."""
+    for p in procs:
+        if p.returncode is None:
+            p.terminate()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), timeout)
+    finally:
+        await reap(*procs)
+
+
 # --- peers in their own processes ---------------------------------------------------------------------
 
 BARESIP_CONFIG = """poll_method epoll
@@ -103,28 +181,36 @@ snd_path {rec}
 """
 
 
-async def run_baresip(workdir: Path, uri: str, play: Path, codec: str, seconds: float) -> Path:
-    """Call `uri` with baresip playing `play` (8 kHz mono WAV); return the WAV of what it heard."""
+async def run_baresip(workdir: Path, uri: str, play: Path, codec: str, seconds: float,
+                      user: str = "baresip") -> tuple[Path | None, str]:
+    """Call `uri` as `user` with baresip playing `play` (16-bit WAV at the codec's rate) for at most
+    `seconds`; return the WAV of what it heard (None if it recorded nothing) and its output."""
     rec = workdir / "rec"
     rec.mkdir(parents=True, exist_ok=True)
     (workdir / "config").write_text(BARESIP_CONFIG.format(play=play, rec=rec))
     name = {"G722": "G722/16000/1"}.get(codec, codec)  # baresip assumes 8000 Hz unless told
-    (workdir / "accounts").write_text(f"<sip:baresip@127.0.0.1>;regint=0;audio_codecs={name}\n")
+    (workdir / "accounts").write_text(f"<sip:{user}@127.0.0.1>;regint=0;audio_codecs={name}\n")
     proc = await asyncio.create_subprocess_exec(
         "baresip", "-f", str(workdir), "-e", f"/dial {uri}", "-t", str(int(seconds)),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await asyncio.wait_for(proc.communicate(), seconds + 10)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), seconds + 15)
+    finally:
+        await reap(proc)
     dumps = sorted(rec.glob("dump-*-dec.wav"))
-    assert dumps, f"baresip recorded nothing:\n{out.decode(errors='replace')[-2000:]}"
-    return dumps[-1]
+    return (dumps[-1] if dumps else None), out.decode(errors="replace")
 
 
 class CallerProcess:
-    """`python -m telephony.caller` in its own process (its own pjsua2 endpoint)."""
+    """`python -m telephony.caller` in its own process (its own pjsua2 endpoint).
+
+    `async with CallerProcess(...) as caller:` starts it (`caller.uri` is set with --listen) and kills it
+    on the way out if it still runs."""
 
     def __init__(self, *args: str) -> None:
         self.args = args
         self.proc: asyncio.subprocess.Process | None = None
+        self.uri: str | None = None
 
     async def start(self) -> str | None:
         """Start it; with --listen, return the URI it listens on."""
@@ -135,15 +221,25 @@ class CallerProcess:
             return None
         line = await asyncio.wait_for(self.proc.stdout.readline(), 15)
         assert line.startswith(b"LISTENING "), line
-        return line.split()[1].decode()
+        self.uri = line.split()[1].decode()
+        return self.uri
 
     async def result(self, timeout: float = 60) -> dict:
         """Wait for it to finish; its last stdout line is the JSON summary."""
         try:
             out, err = await asyncio.wait_for(self.proc.communicate(), timeout)
         finally:
-            if self.proc.returncode is None:  # timed out: never leave a caller process behind
-                self.proc.kill()
-                await self.proc.wait()
+            await reap(self)  # timed out or cancelled: never leave a caller process behind
         assert self.proc.returncode == 0, err.decode(errors="replace")[-3000:]
         return json.loads(out.decode().strip().splitlines()[-1])
+
+    async def __aenter__(self) -> CallerProcess:
+        try:
+            await self.start()
+        except BaseException:
+            await reap(self)
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await reap(self)

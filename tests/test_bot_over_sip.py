@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -132,6 +133,7 @@ def test_baresip_caller_hears_the_bot_answer(tmp_path):
 
 def test_outbound_call_from_voicebot_call_to_the_pjsua2_caller(tmp_path):
     bot_crm = f"sqlite:///{tmp_path}/crm.db"
+    subprocess.run([sys.executable, "-m", "voicebot", "crm", "load-demo", "--crm", bot_crm], check=True, timeout=120)
     smart, meta = fixture("call_smart_watch_purchase")
     turn = meta["turns"][2]  # "Nope, that's all." after the bot's "any questions?"
     said = smart[int(turn["start_s"] * 8000) - 800:int(turn["end_s"] * 8000) + 800]

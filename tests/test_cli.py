@@ -45,3 +45,16 @@ def test_vosk_without_a_model_folder_says_where_to_get_one(tmp_path: Path) -> No
     res = voicebot("replay", str(ROOT / "audio_fixtures" / "order_status_4567.wav"), env=env)
     assert res.returncode == 2
     assert "model_dir" in res.stderr and "vosk" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_calling_something_that_is_not_a_sip_uri_fails_at_once(tmp_path: Path) -> None:
+    res = voicebot("call", "alice at the office", "--crm", f"sqlite:///{tmp_path}/crm.db")
+    assert res.returncode == 2
+    assert "not a SIP URI" in res.stderr and len(res.stderr.splitlines()) == 1, res.stderr
+    assert not (tmp_path / "crm.db").exists()  # refused before anything loaded
+
+
+def test_workers_refuse_a_transport_the_dispatcher_cannot_carry(tmp_path: Path) -> None:
+    res = voicebot("serve", "--workers", "2", "--transport", "tcp", "--crm", f"sqlite:///{tmp_path}/crm.db")
+    assert res.returncode == 2
+    assert "UDP only" in res.stderr and len(res.stderr.splitlines()) == 1, res.stderr

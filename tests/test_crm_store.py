@@ -19,13 +19,14 @@ from crm_store import (
     CrmStore,
     NotFound,
 )
+from crm_store import demo as demo_data
 from crm_store.__main__ import main as crm_cli
+from crm_store.demo import ALICE_PHONE as ALICE
 from crm_store.demo import load_demo
-from crm_store.migrate import alembic_config, head_revision
+from crm_store.migrate import MIGRATIONS_DIR, alembic_config, head_revision
 from crm_store.models import Base
 
 TODAY = dt.date(2026, 3, 10)
-ALICE = "+15551230001"
 DEMO_ORDERS = {
     "pending": ("101", "1024", "10001"),
     "processing": ("212", "2048", "23456"),
@@ -37,22 +38,31 @@ DEMO_ORDERS = {
 }
 
 
+def run_at_once(work, count: int, timeout: float) -> None:  # noqa: ANN001
+    """`work(0..count-1)` on `count` threads, joined within `timeout` seconds each."""
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+
+
 @pytest.fixture
 def db_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'nested' / 'crm.db'}"
 
 
 @pytest.fixture
-def store(db_url):
+def empty_store(db_url):
     crm = CrmStore.open(db_url)
     yield crm
     crm.close()
 
 
 @pytest.fixture
-def demo(store):
-    load_demo(store, today=TODAY)
-    return store
+def demo(empty_store):
+    load_demo(empty_store, today=TODAY)
+    return empty_store
 
 
 # -- opening and migrations ------------------------------------------------------------------------------
@@ -69,7 +79,7 @@ def test_fresh_file_is_created_migrated_and_empty(tmp_path, db_url):
         crm.close()
 
 
-def test_migrated_schema_matches_the_orm_models(store, db_url):
+def test_migrated_schema_matches_the_orm_models(empty_store, db_url):
     engine = create_engine(db_url)
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -81,7 +91,7 @@ def test_migrated_schema_matches_the_orm_models(store, db_url):
             "tickets", "notifications"} <= tables
 
 
-def test_sqlite_database_runs_in_wal_mode(store, db_url):
+def test_sqlite_database_runs_in_wal_mode(empty_store, db_url):
     engine = create_engine(db_url)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -134,6 +144,13 @@ def test_demo_dates_follow_the_status(demo):
         assert demo.order(number).shipped_on is None
 
 
+def test_demo_appears_whole_or_not_at_all(empty_store, monkeypatch):
+    monkeypatch.setattr(demo_data, "TICKETS", demo_data.TICKETS + [("delivery", "Late.", "9999")])  # no such order
+    with pytest.raises(NotFound, match="9999"):
+        load_demo(empty_store, today=TODAY)
+    assert empty_store.is_empty() and empty_store.products() == []
+
+
 def test_demo_load_is_idempotent(demo):
     counts = (len(demo.products()), len(demo.orders_for_customer(1)), len(demo.tickets()),
               len(demo.notifications()))
@@ -180,9 +197,16 @@ def test_phone_variants_find_the_customer(demo, caller):
 @pytest.mark.parametrize("caller", [
     "", "anonymous", "sip:anonymous@anonymous.invalid", "+15559990000", "+445551230001", "12",
     "sip:alice@example.com",
+    "123-0001", "sip:1230001@10.0.0.9", "51230001",  # the end of Alice's number is not Alice
 ])
 def test_unknown_or_hidden_callers_are_not_matched(demo, caller):
     assert demo.customer_by_phone(caller) is None
+
+
+def test_a_full_national_number_without_country_code_is_matched_by_suffix(demo):
+    frank = demo.update_contact(6, phone="+442079460958")  # a UK customer
+    assert demo.customer_by_phone("020 7946 0958") == frank  # dialled nationally: trunk 0, ten digits
+    assert demo.customer_by_phone("7946 0958") is None
 
 
 def test_order_lookup_tolerates_spacing_and_hash(demo):
@@ -251,10 +275,10 @@ def test_update_contact_rejects_bad_input(demo):
 # -- tickets and notifications ---------------------------------------------------------------------------
 
 
-def test_ticket_numbers_start_at_1001(store):
-    ticket = store.open_ticket(category="other", text="Please call me back.")
+def test_ticket_numbers_start_at_1001(empty_store):
+    ticket = empty_store.open_ticket(category="other", text="Please call me back.")
     assert ticket.number == "1001" and ticket.status == "open" and ticket.team == "customer care"
-    assert store.open_ticket(category="other", text="Again.").number == "1002"
+    assert empty_store.open_ticket(category="other", text="Again.").number == "1002"
 
 
 @pytest.mark.parametrize("category", sorted(TICKET_CATEGORIES))
@@ -312,15 +336,15 @@ def test_interaction_with_turns_round_trips(demo, db_url):
     demo.add_turn(iid, index=1, transcript="thanks", intent="goodbye", slots={}, reply="Bye!",
                   generator="seq2seq")
     demo.update_turn(iid, 0, timings_ms={"asr": 310, "nlu": 4, "tts_first": 60}, interrupted=True)
-    closed = demo.close_interaction(iid, outcome="resolved", recording_path="/rec/1.wav", sentiment=0.5)
-    assert closed.duration_s is not None and closed.duration_s >= 0
+    assert demo.interaction(iid).duration_s is None  # still open
+    demo.close_interaction(iid, outcome="resolved", recording_path="/rec/1.wav", sentiment=0.5)
 
     reopened = CrmStore.open(db_url)
     try:
         call = reopened.interaction(iid)
     finally:
         reopened.close()
-    assert call == closed
+    assert call == demo.interaction(iid) and call.duration_s is not None and call.duration_s >= 0
     assert (call.caller, call.customer_id, call.direction, call.channel) == (
         "sip:+15551230001@10.0.0.1:5060", alice.id, "inbound", "sip")
     assert (call.outcome, call.recording_path, call.sentiment) == ("resolved", "/rec/1.wav", 0.5)
@@ -392,11 +416,7 @@ def test_four_threads_writing_at_once_lose_nothing(demo):
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=caller, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    run_at_once(caller, 4, timeout=120)
     assert not errors, errors
     for worker, iid in own.items():
         call = demo.interaction(iid)
@@ -409,8 +429,34 @@ def test_four_threads_writing_at_once_lose_nothing(demo):
     assert len(demo.notifications(limit=100)) == 22
 
 
-def test_downgrade_then_upgrade_rebuilds_the_schema(store, db_url):
-    store.close()
+def test_an_in_memory_database_serves_four_threads_at_once():
+    crm = CrmStore.open("sqlite://")
+    load_demo(crm, today=TODAY)
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def caller(worker: int) -> None:
+        try:
+            start.wait()
+            iid = crm.start_interaction(caller=None, customer_id=None)
+            for i in range(30):
+                crm.add_turn(iid, index=i, transcript="x", intent="y", slots={}, reply="z")
+                crm.interactions(limit=5)
+                crm.order("4567")
+            crm.close_interaction(iid, outcome="resolved")
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    run_at_once(caller, 4, timeout=60)
+    try:
+        assert not errors, errors[:3]
+        assert [len(c.turns) for c in crm.interactions()] == [30] * 4
+    finally:
+        crm.close()
+
+
+def test_downgrade_then_upgrade_rebuilds_the_schema(empty_store, db_url):
+    empty_store.close()
     config = alembic_config(db_url)
     command.downgrade(config, "base")
     engine = create_engine(db_url)
@@ -425,8 +471,8 @@ def test_downgrade_then_upgrade_rebuilds_the_schema(store, db_url):
         again.close()
 
 
-def test_database_from_a_newer_version_is_a_clear_error(store, db_url):
-    store.close()
+def test_database_from_a_newer_version_is_a_clear_error(empty_store, db_url):
+    empty_store.close()
     engine = create_engine(db_url)
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'f00d'")
@@ -435,14 +481,8 @@ def test_database_from_a_newer_version_is_a_clear_error(store, db_url):
         CrmStore.open(db_url)
 
 
-def test_command_line_creates_and_fills_a_database(tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'cli' / 'crm.db'}"
-    assert crm_cli(["demo", url]) == 0
-    assert "demo data loaded" in capsys.readouterr().out
-    crm = CrmStore.open(url)
-    try:
-        assert crm.customer_by_phone(ALICE).name == "Alice Johnson"
-    finally:
-        crm.close()
-    assert crm_cli(["upgrade", "nonsense"]) == 1
-    assert "invalid database URL" in capsys.readouterr().err
+def test_revision_tool_writes_nothing_when_the_models_match_the_migrations(capsys):
+    versions = sorted(p.name for p in MIGRATIONS_DIR.joinpath("versions").glob("*.py"))
+    assert crm_cli(["revision", "nothing changed"]) == 1
+    assert "the models match the migrations" in capsys.readouterr().err
+    assert sorted(p.name for p in MIGRATIONS_DIR.joinpath("versions").glob("*.py")) == versions

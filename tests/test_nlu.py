@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dialogue.nlu import INTENTS, IntentClassifier, Nlu, normalise, read_corpus, read_heldout
+from dialogue.nlu import INTENTS, IntentClassifier, Nlu, normalise, read_corpus, read_heldout, said_nothing
 from dialogue.slots import (
     ProductMatcher,
     complaint_category,
@@ -95,10 +95,19 @@ def test_phone_style_intents(nlu: Nlu, text: str, intent: str) -> None:
     assert nlu.parse(text).intent == intent
 
 
-@pytest.mark.parametrize("text", ["", "um", "asdf qwerty zxcv", "...", "uh uh"])
+@pytest.mark.parametrize("text", ["", "um", "asdf qwerty zxcv", "...", "uh uh", "[BLANK_AUDIO]"])
 def test_gibberish_is_uncertain(nlu: Nlu, text: str) -> None:
     result = nlu.parse(text)
     assert result.uncertain and result.intent == "out_of_scope"
+
+
+@pytest.mark.parametrize("text, nothing", [
+    ("", True), ("   ", True), ("um", True), ("uh... erm", True), ("[BLANK_AUDIO]", True), ("(coughs)", True),
+    ("[Music] um", True), ("?!", True),
+    ("mm hmm", False), ("uh huh", False), ("no", False), ("4567", False), ("[BLANK_AUDIO] yes", False),
+])
+def test_said_nothing(text: str, nothing: bool) -> None:
+    assert said_nothing(text) is nothing
 
 
 def test_parse_rejects_non_text(nlu: Nlu) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from crm_store import CrmStore
+from crm_store.demo import ALICE_PHONE as ALICE
 from dialogue import DialogueManager
-from dialogue.sentiment import ANGRY_BELOW, CORPUS_DIR, default_sentiment, heldout_accuracy, read_labelled
+from dialogue.sentiment import ANGRY_BELOW, CORPUS_DIR, default_sentiment, heldout_accuracy, read_sentiment
 
-ALICE = "+15551230001"
 ANGRY = ["this is ridiculous my order 345 is a week late", "i'm so fed up nobody ever tells me anything"]
 
 
@@ -27,9 +27,9 @@ def test_heldout_accuracy(capsys: pytest.CaptureFixture) -> None:
             print("  ", line)
     assert accuracy >= 0.85
     flips = [m for m in misses if m.startswith(("neg -> pos", "pos -> neg"))]
-    assert len(flips) <= 0.03 * len(read_labelled(CORPUS_DIR / "heldout.txt"))
-    train = {t.lower() for t, _ in read_labelled(CORPUS_DIR / "train.txt")}
-    assert not [t for t, _ in read_labelled(CORPUS_DIR / "heldout.txt") if t.lower() in train]
+    assert len(flips) <= 0.03 * len(read_sentiment(CORPUS_DIR / "heldout.txt"))
+    train = {t.lower() for t, _ in read_sentiment(CORPUS_DIR / "train.txt")}
+    assert not [t for t, _ in read_sentiment(CORPUS_DIR / "heldout.txt") if t.lower() in train]
 
 
 def test_scores_are_in_range_and_ordered() -> None:
@@ -39,14 +39,18 @@ def test_scores_are_in_range_and_ordered() -> None:
     assert -1 <= angry < ANGRY_BELOW < calm < pleased <= 1
     # A calmly reported problem is not anger: it must not trigger the offer of a person.
     assert s.score("my blender arrived broken") > ANGRY_BELOW
-    assert s.score("") == 0.0
+
+
+@pytest.mark.parametrize("nothing", ["", "um", "uh... hmm", "[BLANK_AUDIO]", "(coughs)", " . "])
+def test_saying_nothing_has_no_mood(nothing: str) -> None:
+    assert default_sentiment().score(nothing) is None
 
 
 def test_bad_corpus_line_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_text("neg\tfine line\nangry\tnot a label\n")
-    with pytest.raises(ValueError, match="bad.txt line 2"):
-        read_labelled(bad)
+    with pytest.raises(ValueError, match="bad.txt line 2: expected '<label>.*neg, neu, pos"):
+        read_sentiment(bad)
 
 
 def test_sentiment_is_stored_per_turn_and_per_call(store: CrmStore) -> None:
@@ -69,6 +73,19 @@ def test_two_angry_turns_are_offered_a_person_then_transferred(store: CrmStore) 
     assert second.act.endswith("offer_agent_upset") and second.expecting == "confirm_agent"
     assert "person" in second.text
     assert conv.respond("yes").transfer_to == "sip:agents@127.0.0.1"
+
+
+def test_a_filler_between_two_angry_turns_still_gets_a_person_offered(store: CrmStore) -> None:
+    conv = DialogueManager(store, transfer_target="sip:agents@127.0.0.1").start(ALICE)
+    conv.respond(ANGRY[0])
+    for nothing in ("um", "[BLANK_AUDIO]"):
+        assert conv.respond(nothing).sentiment is None  # no words, no mood: the angry run goes on
+    second = conv.respond(ANGRY[1])
+    assert second.act.endswith("offer_agent_upset") and "person" in second.text
+    conv.close()
+    record = store.interaction(conv.interaction_id)
+    assert [t.sentiment is None for t in record.turns] == [False, True, True, False]
+    assert record.sentiment < ANGRY_BELOW  # the call's mood is the mean of the turns with words
 
 
 def test_without_a_transfer_target_the_angry_caller_gets_a_callback(store: CrmStore) -> None:

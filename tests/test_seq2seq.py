@@ -3,21 +3,32 @@ deterministic training, and the corpus it learns from."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from crm_store import CrmStore
+from crm_store.demo import ALICE_PHONE as ALICE
 from dialogue import DialogueAct, DialogueManager
 from dialogue.acts import ACTS, placeholders
+from dialogue.seq2seq import corpus
 from dialogue.seq2seq.corpus import build_examples, expand, read_replies
 from dialogue.seq2seq.evaluate import bleu, placeholder_prf
-from dialogue.seq2seq.features import reply_tokens
+from dialogue.seq2seq.features import ModelInput, reply_tokens
 from dialogue.seq2seq.gate import SafetyGate
+from dialogue.templates import TEMPLATES
 
-ALICE = "+15551230001"
-SHIPPED = Path(__file__).resolve().parents[1] / "dialogue" / "seq2seq" / "checkpoint" / "seq2seq.pt"
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "dialogue" / "seq2seq" / "checkpoint" / "seq2seq.pt"
+# Promises no CRM field backs: priority handling, popularity, vague times, money back, free things.
+UNBACKED = re.compile(r"\b(priority|popular|soon|shortly|as soon as possible|refund|free (return|label)|"
+                      r"returns are free|guarantee)", re.I)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +72,30 @@ def test_wording_fits_the_caller(store: CrmStore, model) -> None:
 
 
 @pytest.mark.slow
+def test_the_model_promises_nothing_the_crm_does_not_back(store: CrmStore, model) -> None:
+    manager = DialogueManager(store, generator=model)
+    angry = manager.start(ALICE).respond("this is ridiculous my blender arrived smashed i'm furious")
+    assert "ticket" in angry.text and not UNBACKED.search(angry.text)
+    describe = manager.start(None).respond("tell me about the laptop stand")
+    assert "laptop stand" in describe.text and not UNBACKED.search(describe.text)
+    # A processing order with no delivery day yet: no "should ship soon", no arrival promised.
+    x = ModelInput(act="order_processing", intent="order_status", value_keys=("order_number", "order_status"),
+                   turn_acts=("order_processing", "offer_more"), caller="what's happening with order 212")
+    text, _, _ = model.decode(x)
+    assert "[order_number]" in text and not UNBACKED.search(text) and "arrive" not in text
+
+
+@pytest.mark.slow
+def test_the_model_says_a_late_order_is_late(store: CrmStore, model) -> None:
+    due = store.order("3141").expected_delivery  # out for delivery, due tomorrow
+    conv = DialogueManager(store, generator=model).start(None)
+    conv.orders.today = lambda: due + dt.timedelta(days=2)
+    turn = conv.respond("where is order 3141")
+    assert turn.generator == "seq2seq" and "late" in turn.text and f"due by {due:%A}" in turn.text
+    assert "should reach you" not in turn.text
+
+
+@pytest.mark.slow
 def test_beam_and_greedy_agree_on_a_clear_case(store: CrmStore) -> None:
     from dialogue.seq2seq import load_generator
 
@@ -75,6 +110,7 @@ SHIPPED_ACT = DialogueAct("order_shipped", "order_status",
                           {"order_number": "4567", "order_status": "shipped", "carrier": "UPS"})
 TICKET_ACT = DialogueAct("ticket_opened", "complaint", {"ticket_id": "1003", "team": "returns",
                                                        "order_number": "4567"})
+CANCELLED_ACT = DialogueAct("order_cancelled", "order_status", {"order_number": "678", "order_status": "cancelled"})
 
 
 @pytest.mark.parametrize("act, text, confidence, reason", [
@@ -91,8 +127,28 @@ TICKET_ACT = DialogueAct("ticket_opened", "complaint", {"ticket_id": "1003", "te
     (SHIPPED_ACT, "Order [order_number] has [order_status] with [carrier].", 0.2, "confidence"),
     (SHIPPED_ACT, "", 0.9, "length"),
     (SHIPPED_ACT, "Order [order_number] has [order_status] " + "and so on " * 30, 0.9, "length"),
+    # Facts in words the act's own replies never use: promises the CRM does not back.
+    (SHIPPED_ACT, "Order [order_number] has [order_status] and should arrive today.", 0.9, "intent"),
+    (SHIPPED_ACT, "Order [order_number] has [order_status] with UPS.", 0.9, "intent"),
+    (SHIPPED_ACT, "Order [order_number] has [order_status]. We'll send you a full refund.", 0.9, "intent"),
+    (SHIPPED_ACT, "Order [order_number] has [order_status] and should arrive in two days.", 0.9, "intent"),
+    (TICKET_ACT, "I've opened ticket [ticket_id] for our [team] team as a priority, and they will contact you "
+                 "within one business day.", 0.9, "intent"),
+    (DialogueAct("product_in_stock", "product_info", {"product_name": "x", "product_price": "$1", "stock": "3"}),
+     "It's one of our popular products. The [product_name] costs [product_price] and it's in stock.", 0.9,
+     "intent"),
+    # A status said in words belongs to that status; an arrival needs the expected day.
+    (CANCELLED_ACT, "Order [order_number] was [order_status], but it has shipped and should arrive soon.", 0.9,
+     "intent"),
+    (CANCELLED_ACT, "Order [order_number] was [order_status], so it won't be shipped.", 0.9, None),
+    (SHIPPED_ACT, "Order [order_number] has [order_status] and should arrive by [expected_delivery].", 0.9,
+     "placeholder"),  # no expected day in the act
+    (SHIPPED_ACT, "Order [order_number] has [order_status] with [carrier] and should arrive by Friday.", 0.9,
+     "intent"),
+    (SHIPPED_ACT, "Order [order_number] has [order_status] with [carrier].", None, None),  # no confidence given
 ])
-def test_gate_rejects_unsafe_replies(act: DialogueAct, text: str, confidence: float, reason: str | None) -> None:
+def test_gate_rejects_unsafe_replies(act: DialogueAct, text: str, confidence: float | None,
+                                    reason: str | None) -> None:
     assert SafetyGate().check(act, text, confidence) == reason
 
 
@@ -107,6 +163,16 @@ def test_gate_accepts_every_reply_the_corpus_teaches() -> None:
                 category = problem if problem in {"delivery", "damaged", "billing", "quality", "service"} else None
                 assert gate.check(DialogueAct(act, "", dict.fromkeys(keys, "x")), text, 1.0,
                                   category=category) is None, (act, style, text)
+
+
+def test_no_reply_taught_or_templated_promises_what_the_crm_does_not_back() -> None:
+    taught = [(act, text) for act, styles in read_replies().items() for text in styles.values()]
+    templated = [(act, text) for act, variants in TEMPLATES.items() for text in variants]
+    assert not [(act, text) for act, text in taught + templated if UNBACKED.search(text)]
+    # Days are the CRM's: an order or ticket reply never says "today" / "tomorrow" itself.
+    days = re.compile(r"\b(today|tomorrow|yesterday)\b", re.I)
+    facts = [(a, t) for a, t in taught + templated if a.startswith(("order_", "ticket_", "return_"))]
+    assert not [(a, t) for a, t in facts if days.search(t)]
 
 
 def test_gate_keeps_sympathy_to_the_problem_the_caller_reported() -> None:
@@ -191,19 +257,30 @@ def test_stale_or_unreadable_checkpoint_falls_back(store: CrmStore, tmp_path: Pa
 
 # --- training ----------------------------------------------------------------------------------------------
 
-def _tiny_run(out: Path, seed: int) -> bytes:
-    from dialogue.seq2seq.train import main
-
-    argv = ["--out", str(out), "--seed", str(seed), "--copies", "1", "--embedding", "8", "--hidden", "16",
-            "--max-steps", "4", "--threads", "1", "--no-eval", "--quiet"]
-    assert main(argv) == 0
-    return (out / "seq2seq.pt").read_bytes()
+def _tiny_runs(out: Path, seeds: list[int]) -> list[bytes]:
+    """Checkpoint bytes of tiny trainings, one process each (run side by side), as `voicebot train dialogue`
+    runs: training sets torch's global thread count and deterministic mode, which must not leak into the rest
+    of the test session."""
+    procs = []
+    for k, seed in enumerate(seeds):
+        argv = [sys.executable, "-m", "dialogue.seq2seq.train", "--out", str(out / str(k)), "--seed", str(seed),
+                "--copies", "1", "--embedding", "8", "--hidden", "16", "--max-steps", "4", "--threads", "1",
+                "--no-eval", "--quiet"]
+        procs.append(subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    for proc in procs:
+        output, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, output
+    return [(out / str(k) / "seq2seq.pt").read_bytes() for k in range(len(seeds))]
 
 
 def test_training_is_deterministic_under_a_seed(tmp_path: Path) -> None:
-    first = _tiny_run(tmp_path / "a", seed=3)
-    assert _tiny_run(tmp_path / "b", seed=3) == first  # same seed: the same checkpoint, byte for byte
-    assert _tiny_run(tmp_path / "c", seed=4) != first
+    import torch
+
+    threads_before = torch.get_num_threads()
+    first, again, other = _tiny_runs(tmp_path, [3, 3, 4])
+    assert again == first  # same seed: the same checkpoint, byte for byte
+    assert other != first
+    assert torch.get_num_threads() == threads_before and not torch.are_deterministic_algorithms_enabled()
 
 
 def test_training_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -211,8 +288,11 @@ def test_training_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFi
 
     assert main(["--out", str(tmp_path), "--epochs", "0"]) == 2
     assert "--epochs must be at least 1" in capsys.readouterr().out
+    assert main(["--out", str(tmp_path), "--max-steps", "-1"]) == 2
+    assert "--max-steps must be 0 (all epochs) or more" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["--epochs", "many"])
+    assert not (tmp_path / "seq2seq.pt").exists()
 
 
 # --- corpus and metrics ------------------------------------------------------------------------------------
@@ -243,10 +323,22 @@ def test_shipped_checkpoint_is_small_and_committed() -> None:
     assert SHIPPED.is_file() and SHIPPED.stat().st_size < 5_000_000
     report = SHIPPED.parent / "eval.md"
     assert report.is_file() and "exact match" in report.read_text()
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = [str(f.relative_to(REPO)) for f in (SHIPPED, report, SHIPPED.parent / "eval.json")]
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", *files], cwd=REPO, capture_output=True, text=True)
+    assert tracked.returncode == 0, tracked.stderr  # in git, so a fresh clone speaks with the model
 
 
 @pytest.mark.slow
-def test_checkpoint_matches_the_corpus(model) -> None:
-    from dialogue.seq2seq.checkpoint import load
+@pytest.mark.parametrize("source", [p.name for p in corpus.FINGERPRINTED])
+def test_editing_what_the_model_learnt_from_makes_the_checkpoint_stale(source: str, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from dialogue.seq2seq import load_generator
 
-    assert load().fingerprint == model.fingerprint  # stale would have loaded as fallback:stale
+    assert load_generator().name == "seq2seq"  # the shipped checkpoint matches the files as they are
+    original = next(p for p in corpus.FINGERPRINTED if p.name == source)
+    edited = tmp_path / source
+    edited.write_bytes(original.read_bytes() + b"\n# one more line\n")
+    monkeypatch.setattr(corpus, "FINGERPRINTED", tuple(edited if p == original else p for p in corpus.FINGERPRINTED))
+    assert load_generator().name == "fallback:stale"

@@ -13,9 +13,10 @@ import sys
 
 import numpy as np
 import pytest
-from sip_support import run, to_rate, voice_like, window_correlations
+from sip_support import run, sip_request, stop_processes, to_rate, voice_like, wait_answering, window_correlations
 
 from telephony import sipp
+from telephony.call_transport import SipCallTransport
 from telephony.responder import Responder, tone
 from telephony.server import SipServer
 from telephony.settings import SipSettings
@@ -24,6 +25,7 @@ from voicebot.frames import HangUp, InputEnded
 pytestmark = [
     pytest.mark.sip,
     pytest.mark.slow,
+    pytest.mark.timeout(120),
     pytest.mark.skipif(sipp.SIPP is None, reason="sipp (Debian sip-tester) is not installed"),
 ]
 
@@ -202,7 +204,7 @@ def test_invite_floods_do_not_kill_the_server(tmp_path):
             sys.executable, "-m", "telephony.responder", "--port", str(port), "--allow", "127.0.0.1/32",
             "--hangup-after", "1", stdout=log, stderr=log)
         try:
-            await asyncio.sleep(1.5)  # the responder imports and starts its SIP stack
+            await wait_answering(port)  # the responder imports and starts its SIP stack
             target = f"127.0.0.1:{port}"
             outsider = await sipp.run_sipp(target, sipp.uac([], expect=403), local_ip="127.0.0.2", calls=400,
                                            limit=50, rate=300, timeout_s=20)
@@ -212,14 +214,12 @@ def test_invite_floods_do_not_kill_the_server(tmp_path):
             normal = await sipp.run_sipp(target, sipp.uac([sipp.expect_bye(5000)]), timeout_s=10)
             return outsider, insider, alive_after, normal
         finally:
-            if server.returncode is None:
-                server.terminate()
-            await asyncio.wait_for(server.wait(), 15)
+            await stop_processes([server])
             log.close()
 
     outsider, insider, alive_after, normal = run(scenario())
     assert outsider.ok, outsider.errors[-500:]  # all 400 refused with 403
-    assert "503" in insider.errors  # the excess got 503 Service Unavailable...
+    assert "SIP/2.0 503" in insider.errors  # the excess got 503 Service Unavailable...
     assert alive_after, (tmp_path / "responder.log").read_text()[-2000:]
     assert normal.ok, normal.errors or normal.out  # ...and the server still answers
 
@@ -242,3 +242,62 @@ def test_hold_and_resume_keep_the_call_and_its_audio(tmp_path):
     pcm = np.frombuffer(bytes(call.heard), dtype=np.int16).reshape(-1, 320).astype(float)
     loud = np.sqrt((pcm**2).mean(axis=1)) > 300
     assert loud[:60].sum() > 30 and loud[-70:].sum() > 30, loud.astype(int)
+
+
+def test_a_failure_while_answering_ends_that_call_and_frees_its_slot(monkeypatch):
+    """Something fails after the call object exists (here: attaching the transport, once): the caller gets
+    500, and the call no longer counts against max_calls."""
+    attach, failures = SipCallTransport.attach, [RuntimeError("attach failed")]
+
+    def attach_once(self, call):
+        if failures:
+            raise failures.pop()
+        attach(self, call)
+
+    monkeypatch.setattr(SipCallTransport, "attach", attach_once)
+
+    async def scenario():
+        responder = Responder()
+        async with SipServer(SipSettings(port=0, max_calls=1), responder) as server:
+            target = f"127.0.0.1:{server.port}"
+            failed = await sipp.run_sipp(target, sipp.uac([], expect=500), timeout_s=8)
+            await asyncio.sleep(0.3)
+            left = dict(server.endpoint.live_calls)
+            normal = await sipp.run_sipp(target, sipp.uac([sipp.pause(200)]), timeout_s=8)
+            await asyncio.wait_for(responder.finished.wait(), 5)
+            return failed, left, normal, responder
+
+    failed, left, normal, responder = run(scenario())
+    assert failed.ok, failed.errors or failed.out
+    assert left == {}
+    assert normal.ok, normal.errors or normal.out  # answered, not 486: the failed call freed its slot
+    assert len(responder.calls) == 1
+
+
+def test_a_server_that_only_places_calls_refuses_incoming_ones():
+    """No on_call (voicebot call, or a bot still loading its engines): 503 before any media is opened."""
+
+    async def scenario():
+        async with SipServer(SipSettings(port=0)) as server:
+            line = await asyncio.get_running_loop().run_in_executor(
+                None, sip_request, server.port, "INVITE", "127.0.0.1", 3.0)
+            server.on_call = Responder()  # ready now: the next call is answered
+            res = await sipp.run_sipp(f"127.0.0.1:{server.port}", sipp.uac([sipp.pause(200)]), timeout_s=8)
+            return line, res, list(server.rejected)
+
+    line, res, rejected = run(scenario())
+    assert line == "SIP/2.0 503 Service Unavailable (not answering calls)"
+    assert res.ok, res.errors or res.out
+    assert [code for code, _ in rejected] == [503]
+
+
+def test_refused_invites_are_remembered_in_bounded_memory():
+    async def scenario():
+        async with SipServer(SipSettings(port=0, allowed_networks=("127.0.0.1/32",)), Responder()) as server:
+            res = await sipp.run_sipp(f"127.0.0.1:{server.port}", sipp.uac([], expect=403), local_ip="127.0.0.2",
+                                      calls=150, limit=20, rate=100, timeout_s=15)
+            return res, list(server.rejected)
+
+    res, rejected = run(scenario())
+    assert res.ok, res.errors[-500:]
+    assert len(rejected) == 100 and all(code == 403 for code, _ in rejected)  # the latest 100 of 150

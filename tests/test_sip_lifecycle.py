@@ -4,26 +4,30 @@ TCP and TLS, and outgoing calls that do not get through."""
 from __future__ import annotations
 
 import asyncio
+import resource
 import shutil
 import socket
 import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 import soundfile as sf
-from sip_support import CallerProcess, run, voice_like
+from sip_support import CallerProcess, run, stop_processes, voice_like, wait_answering
 
 from telephony import sipp
 from telephony.dialog import CallFailed
-from telephony.endpoint import SipStartError
+from telephony.endpoint import SWITCH_INTERVAL_S, SipStartError
 from telephony.responder import Responder, tone
 from telephony.server import SipServer
-from telephony.settings import SipSettings
+from telephony.settings import SipConfigError, SipSettings
 from voicebot.frames import HangUp
 
 pytestmark = [
     pytest.mark.sip,
     pytest.mark.slow,
+    pytest.mark.timeout(120),
     pytest.mark.skipif(sipp.SIPP is None, reason="sipp (Debian sip-tester) is not installed"),
 ]
 
@@ -69,7 +73,38 @@ def test_stopping_the_server_hangs_up_live_calls_and_it_can_start_again(tmp_path
     first, second, responder, responder2 = run(scenario())
     assert first.ok, first.errors or first.out  # both callers got our BYE
     assert len(responder.calls) == 2
+    # the sessions were told the call ended because we stopped, not because the callers hung up
+    assert all(isinstance(c.ended, HangUp) and c.ended.by == "system" for c in responder.calls)
     assert second.ok and len(responder2.calls) == 1
+
+
+def test_a_stopped_server_left_to_the_gc_does_not_break_the_next_one():
+    """Restart in one process (as `voicebot call` does per call): the old server is dropped and the cyclic
+    GC runs while the new SIP stack is up, on the event loop's thread. In a child process: a crash is an
+    abort, not a failed assert."""
+    script = textwrap.dedent("""
+        import asyncio, gc, sys
+        from telephony import sipp
+        from telephony.responder import Responder
+        from telephony.server import SipServer
+        from telephony.settings import SipSettings
+
+        async def main():
+            gc.disable()  # collect where the test says, as a real process may at any time
+            a = SipServer(SipSettings(port=0), Responder())
+            await a.start()
+            await a.aclose()
+            del a
+            async with SipServer(SipSettings(port=0), Responder()) as b:
+                gc.collect()
+                await b.endpoint.run(gc.collect)  # and on the new stack's own thread
+                r = await sipp.run_sipp(f"127.0.0.1:{b.port}", sipp.uac([sipp.pause(200)]), timeout_s=8)
+                print("CALL", r.ok, flush=True)
+
+        asyncio.run(main())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "CALL True" in out.stdout, (out.returncode, out.stdout, out.stderr[-2000:])
 
 
 def test_registration_with_digest_credentials():
@@ -120,10 +155,9 @@ def test_tls_call_between_two_processes(tmp_path):
         settings = SipSettings(port=0, transport="tls", tls_cert=str(cert), tls_key=str(key))
         async with SipServer(settings, responder) as server:
             assert server.uri.startswith("sips:")
-            caller = CallerProcess(server.uri, "--transport", "tls", "--tls-cert", str(cert), "--tls-key",
-                                   str(key), "--play", str(tmp_path / "says.wav"), "--tail", "0.5")
-            await caller.start()
-            summary = await caller.result()
+            async with CallerProcess(server.uri, "--transport", "tls", "--tls-cert", str(cert), "--tls-key",
+                                     str(key), "--play", str(tmp_path / "says.wav"), "--tail", "0.5") as caller:
+                summary = await caller.result()
             await asyncio.wait_for(responder.finished.wait(), 5)
         return summary
 
@@ -156,21 +190,23 @@ def test_outgoing_call_failures_are_reported_not_raised_raw():
         await asyncio.sleep(0.3)
         errors = []
         async with SipServer(SipSettings(port=0)) as server:
+            tasks_before = asyncio.all_tasks()
             for uri, timeout in ((f"sip:busy@127.0.0.1:{port}", 5), ("not a uri", 5),
                                  (f"sip:nobody@127.0.0.1:{sipp.free_port()}", 2),
                                  ("sips:tls@127.0.0.1:5061", 2)):  # pjsua refuses at once: no TLS here
                 try:
                     await server.call(uri, timeout=timeout)
-                except (CallFailed, ValueError) as e:
+                except (CallFailed, SipConfigError) as e:
                     errors.append(e)
-            left = len(server.endpoint.live_calls)
+            await asyncio.sleep(0.5)
+            left = (len(server.endpoint.live_calls), len(server.transports), len(asyncio.all_tasks() - tasks_before))
         return errors, left, await peer
 
     errors, left, peer = run(scenario())
-    assert [type(e) for e in errors] == [CallFailed, ValueError, CallFailed, CallFailed]
-    assert "486" in str(errors[0]) and "not a valid SIP URI" in str(errors[1])
+    assert [type(e) for e in errors] == [CallFailed, SipConfigError, CallFailed, CallFailed]
+    assert "486" in str(errors[0]) and "not a SIP URI" in str(errors[1])
     assert all("\n" not in str(e) for e in errors)
-    assert left == 0
+    assert left == (0, 0, 0)  # no call, no transport, no task left behind by the calls that failed
     assert peer.ok, peer.errors
 
 
@@ -229,3 +265,91 @@ def test_start_errors_are_one_line():
     errors = run(scenario())
     assert len(errors) == 2 and all("\n" not in e for e in errors), errors
     assert "cannot listen on udp 127.0.0.1" in errors[0] and "already" in errors[1]
+
+
+def test_the_bridge_clock_gets_the_gil_often():
+    """Python threads (engines, the event loop) must not starve the conference bridge's clock thread."""
+
+    async def scenario():
+        async with SipServer(SipSettings(port=0)):
+            return sys.getswitchinterval()
+
+    assert run(scenario()) <= SWITCH_INTERVAL_S <= 0.001
+
+
+def test_jobs_fail_instead_of_hanging_when_the_pjsip_loop_died():
+    async def scenario():
+        server = SipServer(SipSettings(port=0))
+        await server.start()
+        ep = server.endpoint
+        try:
+            def die() -> None:
+                raise SystemExit("the pjsip loop died")  # a BaseException ends the loop, as a crash in it would
+
+            ep._drain_jobs = die  # the loop calls it on its next turn (and its teardown fails too)
+            await asyncio.sleep(0.3)
+            running = ep.running
+            try:
+                await asyncio.wait_for(ep.run(lambda: 1), 5)
+                outcome = "ran"
+            except RuntimeError as e:
+                outcome = str(e)
+            return running, outcome
+        finally:
+            await server.aclose()
+
+    running, outcome = run(scenario())
+    assert not running and "not running" in outcome
+
+
+def test_a_recording_that_cannot_be_opened_does_not_drop_the_call(tmp_path):
+    rec = tmp_path / "rec"
+    responder = Responder(greeting=tone(seconds=1.0))
+
+    async def scenario():
+        async with SipServer(SipSettings(port=0, record_dir=str(rec)), responder) as server:
+            rec.rmdir()
+            rec.write_text("not a folder any more")  # e.g. the disk was unmounted after start-up
+            call = sipp.uac([sipp.pause(2000)])
+            res = await sipp.run_sipp(f"127.0.0.1:{server.port}", call, timeout_s=10)
+            await asyncio.wait_for(responder.finished.wait(), 5)
+        return res
+
+    res = run(scenario())
+    assert res.ok, res.errors or res.out  # the caller hung up after 2 s: we did not BYE first
+    call = responder.calls[0]
+    assert isinstance(call.ended, HangUp) and call.ended.by == "caller" and call.recording is None
+
+
+def test_a_full_disk_mid_call_keeps_the_call_and_what_was_recorded(tmp_path):
+    """The responder runs with a file size limit (RLIMIT_FSIZE): its recording fails with EFBIG after
+    ~1.5 s of a 5 s call, as on a full disk."""
+    pcap = tmp_path / "said.pcap"
+    sipp.write_rtp_pcap(pcap, voice_like(5.0, seed=4), "PCMA")
+    rec = tmp_path / "rec"
+    limit = 100_000  # bytes: 1.5 s of 16 kHz stereo
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    async def scenario():
+        port = sipp.free_port()
+        log = (tmp_path / "responder.log").open("wb")
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "telephony.responder", "--port", str(port), "--record-dir", str(rec),
+            "--hangup-after", "30", stdout=log, stderr=log, preexec_fn=small_files)
+        try:
+            await wait_answering(port)
+            call = sipp.uac([sipp.play(pcap, 5000)], sipp.sdp({8: "PCMA/8000"}))
+            return await sipp.run_sipp(f"127.0.0.1:{port}", call, timeout_s=15)
+        finally:
+            await stop_processes([server])
+            log.close()
+
+    res = run(scenario())
+    text = (tmp_path / "responder.log").read_text()
+    assert res.ok, (res.errors or res.out, text[-2000:])  # the caller hung up at 5 s: we did not BYE first
+    assert "recording stopped" in text
+    (wav,) = rec.glob("*.wav")
+    info = sf.info(str(wav))  # a readable WAV with what fitted
+    assert info.channels == 2 and 1.0 < info.duration <= limit / 64000

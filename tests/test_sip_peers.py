@@ -43,11 +43,12 @@ def test_baresip_hears_the_bot_and_the_bot_hears_baresip(tmp_path, codec):
     async def scenario():
         responder = Responder(greeting=bot_says.tobytes())
         async with SipServer(SipSettings(port=0, record_dir=str(tmp_path / "calls")), responder) as server:
-            heard = await run_baresip(tmp_path / "baresip", server.uri, tmp_path / "says.wav", codec, 6)
+            heard, out = await run_baresip(tmp_path / "baresip", server.uri, tmp_path / "says.wav", codec, 6)
             await asyncio.wait_for(responder.finished.wait(), 5)
-        return responder, heard
+        return responder, heard, out
 
-    responder, heard_path = run(scenario())
+    responder, heard_path, out = run(scenario())
+    assert heard_path is not None, f"baresip recorded nothing:\n{out[-2000:]}"
     call = responder.calls[0]
     assert call.codec == codec and call.caller_id == "baresip"
     # the caller heard the bot

@@ -1,19 +1,22 @@
-"""Fast checks of the SIP side's pure parts: settings validation, URI and DTMF parsing, G.711, frames.
-(Everything here is also exercised for real by the test_sip_* call tests.)"""
+"""Fast checks of the SIP side's pure parts: settings validation, URI and DTMF parsing, G.711, frames, the
+dispatcher's configuration. (Everything here is also exercised for real by the test_sip_* call tests.)"""
 
 from __future__ import annotations
 
+import re
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from telephony import framebuf, sipp
+from telephony import dispatcher, framebuf, g711
 from telephony.admission import ALLOW, FORBIDDEN, OVERLOAD, InviteGate, source_ip
 from telephony.caller import main as caller_main
 from telephony.caller import parse_dtmf
-from telephony.dialog import uri_user
+from telephony.endpoint import nameservers
 from telephony.settings import SipConfigError, SipSettings
+from telephony.uri import check_uri, uri_user
 
 
 @pytest.mark.parametrize(
@@ -25,6 +28,12 @@ from telephony.settings import SipConfigError, SipSettings
         ({"transport": "tls"}, "tls_cert"),
         ({"transport": "tls", "tls_cert": "/nonexistent.pem", "tls_key": "/nonexistent.key"}, "tls_cert"),
         ({"registrar": "pbx.example.com", "username": "u", "password": "p"}, "registrar"),
+        ({"registrar": "sip:", "username": "u", "password": "p"}, "registrar"),
+        ({"registrar": "sip:pbx example.com", "username": "u", "password": "p"}, "registrar"),
+        ({"username": "a b"}, "username"),
+        ({"bind": "::1"}, "IPv6"),
+        ({"record_dir": "/dev/null/rec"}, "record_dir"),
+        ({"log_level": True}, "log_level"),
         ({"registrar": "sip:pbx.example.com"}, "username and password"),
         ({"max_calls": 5}, "max_calls"),
         ({"max_calls": 0}, "max_calls"),
@@ -57,10 +66,32 @@ def test_allowed_networks():
         ("sips:bob@example.com", "bob"),
         ("sip:127.0.0.1:5070", "127.0.0.1"),
         ("garbage", None),
+        ('"sip:x" <sip:+15551230001@h>', "+15551230001"),  # a display name that looks like a URI
+        ('"Bob" <tel:+15551230001>', "+15551230001"),
+        ("tel:+15551230001;phone-context=example.com", "+15551230001"),
+        ("sip:%2B15551230001@h", "+15551230001"),  # escaped +
+        ("sip:[2001:db8::1]:5060", "2001:db8::1"),
+        ("<sip:alice:secret@h>", "alice"),
     ],
 )
 def test_caller_id_is_the_user_part(uri, user):
     assert uri_user(uri) == user
+
+
+def test_uris_are_checked_before_anything_starts():
+    assert check_uri(" sip:alice@127.0.0.1:5062 ") == "sip:alice@127.0.0.1:5062"
+    for good in ("sips:bob@pbx.example.com;transport=tls", "sip:+15551230001@[2001:db8::1]:5060", "sip:h"):
+        assert check_uri(good) == good
+    for bad in ("not a uri", "sip:", "sip:pbx example.com", "alice@127.0.0.1", "tel:+1555", "", None):
+        with pytest.raises(SipConfigError, match="not a SIP URI") as err:
+            check_uri(bad)
+        assert "\n" not in str(err.value)
+
+
+def test_record_dir_is_created_and_stored_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = SipSettings(record_dir="calls/today")
+    assert s.record_dir == str(tmp_path / "calls" / "today") and Path(s.record_dir).is_dir()
 
 
 def test_dtmf_schedule_parsing():
@@ -83,15 +114,24 @@ def test_frame_buffer_roundtrip_through_ctypes():
     assert framebuf.read(frame.buf) == b""
 
 
-@pytest.mark.parametrize(("encode", "sox_name"), [(sipp.alaw_encode, "a-law"), (sipp.ulaw_encode, "u-law")])
-def test_g711_encoders_match_sox_decoding(tmp_path, encode, sox_name):
+@pytest.mark.parametrize(("codec", "sox_name"), [("PCMA", "a-law"), ("PCMU", "u-law")])
+def test_g711_matches_sox_both_ways(tmp_path, codec, sox_name):
+    pt = g711.PAYLOAD_TYPES[codec]
     x = (np.sin(np.arange(8000) * 0.05) * 20000).astype(np.int16)
-    (tmp_path / "in.raw").write_bytes(encode(x))
-    subprocess.run(["sox", "-t", "raw", "-r", "8000", "-e", sox_name, "-c", "1", str(tmp_path / "in.raw"),
+    raw = ["-t", "raw", "-r", "8000", "-c", "1"]
+    # ours encodes, sox decodes
+    (tmp_path / "in.raw").write_bytes(g711.ENCODE[pt](x))
+    subprocess.run(["sox", *raw, "-e", sox_name, str(tmp_path / "in.raw"),
                     "-t", "raw", "-e", "signed", "-b", "16", str(tmp_path / "out.raw")], check=True)
     back = np.frombuffer((tmp_path / "out.raw").read_bytes(), dtype=np.int16)
     assert np.abs(back.astype(int) - x).max() <= 1024  # within one quantisation step of G.711
     assert np.corrcoef(back, x)[0, 1] > 0.999
+    # sox encodes, ours decodes (what the tests do with the bot's RTP)
+    (tmp_path / "pcm.raw").write_bytes(x.tobytes())
+    subprocess.run(["sox", *raw, "-e", "signed", "-b", "16", str(tmp_path / "pcm.raw"),
+                    "-t", "raw", "-e", sox_name, str(tmp_path / "law.raw")], check=True)
+    ours = g711.decode((tmp_path / "law.raw").read_bytes(), pt)
+    assert np.abs(ours.astype(int) - x).max() <= 1024 and np.corrcoef(ours, x)[0, 1] > 0.999
 
 
 def test_caller_cli_rejects_bad_input_with_one_line(tmp_path, capsys):
@@ -100,9 +140,12 @@ def test_caller_cli_rejects_bad_input_with_one_line(tmp_path, capsys):
     assert caller_main(["sip:bot@127.0.0.1:5070", "--play", str(bad_wav)]) == 2
     assert caller_main(["sip:bot@127.0.0.1:5070", "--dtmf", "1@later"]) == 2
     assert caller_main(["sip:bot@127.0.0.1:5070", "--allow", "nonsense"]) == 2
+    assert caller_main(["sip:bot@127.0.0.1:5070", "--from", "a b"]) == 2
+    assert caller_main(["not a uri"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)
+    assert len(lines) == 5 and all(line.startswith("error: ") for line in lines)
     assert "bad.wav" in lines[0] and "--dtmf" in lines[1] and "allowed_networks" in lines[2]
+    assert "username" in lines[3] and "not a SIP URI" in lines[4]
 
 
 def test_settings_from_a_config_section():
@@ -123,7 +166,73 @@ def test_invite_gate_sorts_by_network_and_rate():
     assert [gate.decide("127.0.0.1:5060") for _ in range(3)] == [ALLOW, ALLOW, OVERLOAD]
     now[0] += 0.5  # one token back at 2/s
     assert gate.decide("[::1]:5060") == ALLOW and gate.decide("127.0.0.1:5060") == OVERLOAD
-    assert gate.counts == {ALLOW: 3, FORBIDDEN: 1, OVERLOAD: 2}
     assert source_ip("[::1]:5060") == "::1" and source_ip("10.1.2.3:7") == "10.1.2.3"
     with pytest.raises(SipConfigError, match="max_call_rate"):
         SipSettings(max_call_rate=100)
+
+
+def test_settings_types_follow_the_annotations():
+    with pytest.raises(SipConfigError, match="max_call_rate: 'fast' should be a number"):
+        SipSettings(max_call_rate="fast")
+    with pytest.raises(SipConfigError, match="record_dir: 5 should be text"):
+        SipSettings(record_dir=5)
+    assert SipSettings(rtp_timeout_s=3, codecs=["PCMU"]).rtp_timeout_s == 3
+
+
+def test_a_dispatched_site_refuses_settings_it_cannot_serve():
+    for kwargs, name in (({"transport": "tcp"}, "transport"), ({"bind": "0.0.0.0"}, "public_address")):
+        with pytest.raises(SipConfigError, match=name) as err:
+            dispatcher.check_site(SipSettings(**kwargs), 2)
+        assert "\n" not in str(err.value)
+    dispatcher.check_site(SipSettings(bind="0.0.0.0", public_address="192.0.2.10"), 2)
+    # each worker binds the site's address and lets only the proxy in
+    assert dispatcher.worker_args("192.0.2.10") == ["--bind", "192.0.2.10", "--port", "{port}",
+                                                     "--allow", "192.0.2.10/32"]
+    assert dispatcher.worker_args("0.0.0.0")[-1] == "127.0.0.1/32"
+
+
+def test_kamailio_config_points_at_this_machine(tmp_path):
+    dispatcher.render_config("192.0.2.10", 5060, tmp_path, [("192.0.2.10", 5071), ("192.0.2.10", 5072)])
+    cfg = (tmp_path / "kamailio.cfg").read_text()
+    assert not re.search(r"@[A-Z_]+@", cfg)  # every placeholder filled
+    mpath = cfg.split('mpath="', 1)[1].split('"', 1)[0]
+    assert Path(mpath, "dispatcher.so").is_file()
+    assert "listen=udp:192.0.2.10:5060\n" in cfg
+    assert (tmp_path / "dispatcher.list").read_text().splitlines() == [
+        "1 sip:192.0.2.10:5071 0 0 duid=w1;maxload=4", "1 sip:192.0.2.10:5072 0 0 duid=w2;maxload=4"]
+    with pytest.raises(SipConfigError, match="allowed_networks"):
+        dispatcher.render_config("192.0.2.10", 5060, tmp_path, [], ("10.0.0.0/33",))
+
+
+def test_kamailio_dispatcher_list_is_read():
+    out = """{
+	NRSETS: 1
+	RECORDS: {
+		SET: {
+			ID: 1
+			TARGETS: {
+				DEST: {
+					URI: sip:127.0.0.1:5071
+					FLAGS: AP
+					PRIORITY: 0
+					ATTRS: {
+						BODY: duid=w1;maxload=4
+						DUID: w1
+						MAXLOAD: 4
+					}
+					DLGLOAD: 3
+				}
+				DEST: {
+					URI: sip:127.0.0.1:5072
+					FLAGS: IP
+				}
+"""
+    assert dispatcher.parse_dispatcher_list(out) == {"sip:127.0.0.1:5071": ("AP", 3), "sip:127.0.0.1:5072": ("IP", 0)}
+
+
+def test_name_servers_come_from_resolv_conf(tmp_path):
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# comment\nsearch example.com\nnameserver 10.0.0.2\nnameserver fe80::1\n"
+                    "nameserver 10.0.0.3 \noptions ndots:2\n")
+    assert nameservers(conf) == ["10.0.0.2", "10.0.0.3"]
+    assert nameservers(tmp_path / "missing") == []

@@ -1,7 +1,8 @@
 """The wire, as the caller's phone sees it: capture RTP/SIP on loopback and read it back with timestamps.
 
 `Capture` runs dumpcap on `lo` with a capture filter (classic pcap; needs root or cap_net_raw);
-`read_udp`, `rtp_streams`, `stream_pcm` read it back, G.711 decoded here as the caller's phone would play it.
+`read_udp`, `rtp_streams`, `stream_pcm` read it back, G.711 decoded (telephony.g711) as the caller's phone
+would play it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from telephony import g711
 
 DUMPCAP = shutil.which("dumpcap")
 SPEECH_RMS = 100.0  # int16 RMS of a 20 ms frame that counts as voice (fixture line noise is ~33)
@@ -123,24 +126,8 @@ def rtp_streams(packets: list[Udp]) -> dict[tuple[int, int], list[Rtp]]:
     return streams
 
 
-def _g711_tables() -> dict[int, np.ndarray]:
-    b = np.arange(256)
-    u = ~b & 0xFF
-    mag = (((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 7)
-    ulaw = np.where(u & 0x80, -(mag - 0x84), mag - 0x84)
-    a = b ^ 0x55
-    exp, mant = (a >> 4) & 7, a & 0x0F
-    amag = np.where(exp == 0, (mant << 4) + 8, ((mant << 4) + 0x108) << np.maximum(exp - 1, 0))
-    alaw = np.where(a & 0x80, amag, -amag)
-    return {0: ulaw.astype(np.int16), 8: alaw.astype(np.int16)}
-
-
-G711 = _g711_tables()
-
-
-def decode_g711(payload: bytes, pt: int) -> np.ndarray:
-    """PCMU (pt 0) or PCMA (pt 8) payload -> int16 samples at 8 kHz."""
-    return G711[pt][np.frombuffer(payload, dtype=np.uint8)]
+G711 = g711.DECODE  # RTP payload type -> decode table
+decode_g711 = g711.decode  # PCMU (pt 0) or PCMA (pt 8) payload -> int16 samples at 8 kHz
 
 
 def stream_pcm(packets: list[Rtp]) -> np.ndarray:

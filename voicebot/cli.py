@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from voicebot.config import Settings, SettingsError, load_settings
+from voicebot.config import Settings, SettingsError, check_settings, load_settings
 
 OPERATOR_ERRORS = {"ModelMissing", "VoiceMissing", "VoiceCorrupt", "SipConfigError", "SipStartError", "CallFailed",
                    "AudioFileError"}
@@ -20,18 +20,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
     if getattr(args, "crm", None):
         settings.crm.url = args.crm
-    for name in ("asr", "voice"):
-        value = getattr(args, name, None)
-        if value and name == "asr":
-            settings.asr.engine = value
-        elif value:
-            settings.tts.voice = value
+    if getattr(args, "asr", None):
+        settings.asr.engine = args.asr
+    if getattr(args, "voice", None):
+        settings.tts.voice = args.voice
+    check_settings(settings)
     return settings
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from voicebot.engines import Engines
-    from voicebot.replay import describe_turns, find_fixtures, replay_fixture
+    from voicebot.replay import FreshCrm, describe_turns, find_fixtures, replay_all
     from voicebot.report import write_html
     from voicebot.scorecard import score
 
@@ -48,11 +47,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="voicebot-replay-") as tmp:
-        if not args.crm:
-            # A throwaway demo CRM: replays are reproducible and never touch the production store.
-            settings.crm.url = f"sqlite:///{tmp}/replay.db"
+        # Unless a CRM is named, every fixture gets its own copy of the demo CRM: replays are reproducible
+        # and never touch the production store.
+        fresh = None if args.crm else FreshCrm(Path(tmp))
+        if fresh:
+            settings.crm.url = f"sqlite:///{fresh.template}"
         engines = Engines.load(settings)
-        runs = asyncio.run(_replay_all(fixtures, engines, settings, args, out_dir, replay_fixture))
+        runs = asyncio.run(replay_all(fixtures, engines, settings, fresh=fresh, realtime=args.realtime,
+                                      out_dir=out_dir, progress=True))
         engines.store.close()
     card = score(runs)
     for run in runs:
@@ -69,17 +71,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
         write_html(args.report, card, runs)
         print(f"report: {args.report}", file=sys.stderr)
     return 1 if card.errors else 0
-
-
-async def _replay_all(fixtures, engines, settings, args, out_dir, replay_fixture):  # noqa: ANN001, ANN202
-    from tqdm import tqdm
-
-    runs = []
-    bar = tqdm(fixtures, desc="replay", unit="call", file=sys.stderr, disable=len(fixtures) < 2)
-    for wav in bar:
-        bar.set_postfix_str(wav.stem)
-        runs.append(await replay_fixture(wav, engines, settings, realtime=args.realtime, out_dir=out_dir))
-    return runs
 
 
 def cmd_crm(args: argparse.Namespace) -> int:
@@ -123,32 +114,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     sip = _sip(args, settings)
     if args.workers > 1:
-        from telephony.dispatcher import run_site
+        from telephony.dispatcher import serve_bot_site
 
         # Each worker is a whole bot (pjsua2 caps a process at 4 calls); Kamailio spreads calls over them.
-        worker = [sys.executable, "-m", "voicebot"] + (["--config", args.config] if args.config else [])
-        worker += ["-v"] if args.verbose else []
-        worker += ["serve", "--bind", "127.0.0.1", "--port", "{port}", "--allow", "127.0.0.1/32"]
-        worker += ["--crm", args.crm] if args.crm else []
-        asyncio.run(run_site(sip.port, args.workers, worker, host=sip.bind, allowed_networks=sip.allowed_networks))
-        return 0
+        return serve_bot_site(sip, args.workers, config=args.config, verbose=args.verbose, crm=args.crm)
     from voicebot.phone import serve
 
     return serve(settings, sip)
 
 
 def cmd_call(args: argparse.Namespace) -> int:
+    from telephony.uri import check_uri
     from voicebot.engines import Engines
     from voicebot.phone import place_call, sip_settings
 
     settings = _settings(args)
+    check_uri(args.uri, "the number to call")  # before the engines load: a typo fails in a second
     sip = sip_settings(settings, port=0)  # our side of an outbound call: any free local port
     reason = {"kind": "callback"}
     if args.order:
         reason = {"kind": "order_followup", "order_number": args.order}
     elif args.ticket:
         reason = {"kind": "ticket_followup", "ticket_number": args.ticket}
-    engines = Engines.load(settings)
+    engines = Engines.load(settings, demo_if_empty=False)
     try:
         result = asyncio.run(place_call(args.uri, settings, engines, sip, reason))
     finally:

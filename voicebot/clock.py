@@ -1,6 +1,6 @@
 """Call clocks: one code path for real time and for fast QA replay.
 
-`RealClock` sleeps. `FastClock` skips the time nobody is working: while an engine runs (ASR, dialogue,
+`Clock` runs in real time. `FastClock` skips the time nobody is working: while an engine runs (ASR, dialogue,
 TTS, marked with `clock.work(...)`) virtual time flows at wall speed, so the replayed call shows the real
 latency; when every task only waits for the next frame and no frame is queued on the bus, time jumps.
 A 60 s fixture thus replays in the seconds its engines need, and the reply lands where it would live.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -18,8 +19,6 @@ T = TypeVar("T")
 
 class Clock:
     """Media time in seconds since the call started."""
-
-    fast = False
 
     def __init__(self) -> None:
         self._t0 = time.monotonic()
@@ -34,12 +33,12 @@ class Clock:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def work(self, fn: Callable[..., T], *args: object) -> T:
-        """Run blocking engine work in a thread; the clock counts it as busy time."""
+    async def work(self, fn: Callable[..., T], *args: object, pool: Executor | None = None) -> T:
+        """Run blocking engine work in a thread (of `pool`, else the loop's default); counted as busy time."""
         self.hold()
         self._working += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
         finally:
             self._working -= 1
             self.release()
@@ -56,12 +55,7 @@ class Clock:
         return self._busy > 0
 
 
-RealClock = Clock
-
-
 class FastClock(Clock):
-    fast = True
-
     def __init__(self) -> None:
         super().__init__()
         self._skipped = 0.0

@@ -69,6 +69,11 @@ class SettingsError(ValueError):
     pass
 
 
+GENERATORS = ("seq2seq", "template")
+OTHER_SECTIONS = ("sip",)  # owned by telephony/ (SipSettings checks them); VOICEBOT_SIP_PORT=5070 works too
+NOT_SETTINGS = {"VOICEBOT_CONFIG", "VOICEBOT_CACHE"}
+
+
 def _apply(obj: Any, section: str, values: dict[str, Any]) -> None:
     known = {f.name: f for f in fields(obj)}
     for key, value in values.items():
@@ -103,10 +108,43 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         else:
             settings.extra[section] = values
     for name, value in env.items():
-        if not name.startswith("VOICEBOT_") or name == "VOICEBOT_CONFIG" or name.count("_") < 2:
+        if not name.startswith("VOICEBOT_") or name in NOT_SETTINGS or name.count("_") < 2:
             continue
         section, key = name[len("VOICEBOT_") :].lower().split("_", 1)
         target = getattr(settings, section, None)
-        if is_dataclass(target) and key in {f.name for f in fields(target)}:
-            _apply(target, section, {key: value})
+        if is_dataclass(target):
+            _apply(target, section, {key: value})  # an unknown key is an error, as in the file
+        elif section in OTHER_SECTIONS:
+            settings.extra.setdefault(section, {})[key] = _env_value(value)
+    check_settings(settings)
     return settings
+
+
+def _env_value(text: str) -> Any:
+    """`5070` → 5070, `["10.0.0.0/8"]` → a list, `true` → True; anything else stays text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def check_settings(s: Settings) -> None:
+    """Refuse at start-up what would otherwise fail on every call, after it was answered."""
+    from asr import ENGINES
+    from tts import VOICES
+
+    rules = [
+        (s.asr.engine in ENGINES, f"[asr] engine {s.asr.engine!r}: choose one of {', '.join(ENGINES)}"),
+        (s.tts.voice in VOICES, f"[tts] voice {s.tts.voice!r}: choose one of {', '.join(VOICES)}"),
+        (s.dialogue.generator in GENERATORS,
+         f"[dialogue] generator {s.dialogue.generator!r}: choose one of {', '.join(GENERATORS)}"),
+        (0 <= s.turns.vad_aggressiveness <= 3, "[turns] vad_aggressiveness must be 0, 1, 2 or 3"),
+        (s.turns.end_silence_ms >= 100, "[turns] end_silence_ms must be at least 100"),
+        (s.turns.barge_in_ms >= 20, "[turns] barge_in_ms must be at least 20"),
+        (s.turns.no_input_s > 0, "[turns] no_input_s must be > 0"),
+        (s.asr.threads >= 1 and s.asr.workers >= 1, "[asr] threads and workers must be at least 1"),
+        (s.call.max_call_s > 0, "[call] max_call_s must be > 0"),
+    ]
+    for ok, message in rules:
+        if not ok:
+            raise SettingsError(message)

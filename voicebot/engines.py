@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from asr.base import Recognizer
@@ -21,9 +22,13 @@ class Engines:
     dialogue: Any  # dialogue.DialogueManager
     store: Any  # crm_store.CrmStore
     load_s: dict[str, float] = field(default_factory=dict)
+    asr_pool: Executor | None = None  # the recognizer's threads, apart from the loop's default executor
 
     @classmethod
-    def load(cls, settings: Settings, store: Any | None = None, warm: bool = True) -> Engines:
+    def load(cls, settings: Settings, store: Any | None = None, warm: bool = True,
+             demo_if_empty: bool = True) -> Engines:
+        """Load every engine once. `demo_if_empty`: fill an empty CRM with the demo data (demo, QA replay);
+        a production line (`serve`, `call`) only warns, so made-up customers never reach a real store."""
         from asr import load_recognizer
         from crm_store import CrmStore
         from crm_store.demo import load_demo
@@ -34,9 +39,12 @@ class Engines:
         t = time.perf_counter()
         if store is None:
             store = CrmStore.open(settings.crm.url)
-            if store.is_empty():
+            if store.is_empty() and demo_if_empty:
                 log.info("CRM at %s is empty: loading the demo dataset", settings.crm.url)
                 load_demo(store)
+            elif store.is_empty():
+                log.warning("the CRM at %s is empty: callers will hear that no order or product is found. "
+                            "Load your data, or `voicebot crm load-demo` to try the bot out.", settings.crm.url)
         times["crm"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -71,7 +79,19 @@ class Engines:
             recognizer.warm_up()
             synthesizer.warm_up()
             times["warm_up"] = time.perf_counter() - t
-        return cls(recognizer, synthesizer, dialogue, store, times)
+        # One more thread than the decoder runs in parallel: a speculative decode may overlap a final one.
+        asr_pool = ThreadPoolExecutor(max_workers=settings.asr.workers + 1, thread_name_prefix="asr")
+        return cls(recognizer, synthesizer, dialogue, store, times, asr_pool)
+
+
+    def with_store(self, store: Any) -> Engines:
+        """The same engines answering from another CRM (QA replay gives each fixture its own fresh copy)."""
+        from dialogue import DialogueManager
+
+        d = self.dialogue
+        manager = DialogueManager(store, generator=d.generator, transfer_target=d.transfer_target,
+                                  company=d.company, nlu=d.nlu, sentiment=d.sentiment, gate=d.gate)
+        return replace(self, dialogue=manager, store=store)
 
 
 def _generator(name: str) -> Any:

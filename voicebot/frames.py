@@ -1,7 +1,7 @@
 """The typed frames that travel on a call's bus.
 
 Audio inside the bus is always 16-bit mono PCM at 16 kHz in 20 ms frames (320 samples, 640 bytes);
-transports convert once at the edge. Control frames (barge-in, hang-up, transfer) take the priority lane:
+transports convert once at the edge. Control frames (barge-in, the caller hanging up) take the priority lane:
 a processor handles them before any data frame already queued.
 
 Times (`t`, `start_s`, `end_s`) are media seconds on the call's clock, counted from the start of the call.
@@ -82,7 +82,7 @@ class Transcript(Frame):
 
 @dataclass(frozen=True, slots=True)
 class KeyPress(Frame):
-    """A DTMF digit (RFC 2833 or SIP INFO), or a key typed on a local transport."""
+    """A DTMF digit (RFC 2833 or SIP INFO)."""
 
     digit: str
     t: float
@@ -118,15 +118,6 @@ class BotAudio(Frame):
 
 
 @dataclass(frozen=True, slots=True)
-class BotSpeechDone(Frame):
-    """The playout finished (or dropped) a reply."""
-
-    turn: int
-    interrupted: bool
-    t: float
-
-
-@dataclass(frozen=True, slots=True)
 class CallerSilent(Frame):
     """No caller speech for the configured no-input time while the bot was quiet."""
 
@@ -159,10 +150,3 @@ class HangUp(Frame):
     t: float
     by: str  # "caller" | "bot" | "timeout"
     reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Transfer(Frame):
-    control: ClassVar[bool] = True
-    t: float
-    target: str

@@ -6,8 +6,10 @@ Each SIP call gets its own `CallSession` on the shared engines; the SIP side is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +24,10 @@ from voicebot.session import CallResult, CallSession
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_FIXTURE = ROOT / "audio_fixtures" / "call_order_check_1024.wav"
+DEMO_NAME = "audio_fixtures/call_order_check_1024.wav"
+# The source tree's fixture; an installed package (Docker) finds the one in the working directory.
+DEMO_FIXTURE = ROOT / DEMO_NAME if (ROOT / DEMO_NAME).exists() else Path(DEMO_NAME)
+CALLER_TIMEOUT_S = 240.0  # the demo call; the fixture is about a minute
 
 
 def sip_settings(settings: Settings, **overrides: object) -> SipSettings:
@@ -49,16 +54,39 @@ def log_result(t: SipCallTransport, r: CallResult) -> None:
 
 
 def serve(settings: Settings, sip: SipSettings) -> int:
-    """Answer SIP calls until SIGINT/SIGTERM."""
-    engines = Engines.load(settings)
+    """Answer SIP calls until SIGINT/SIGTERM.
 
-    async def on_call(t: SipCallTransport) -> None:
-        log_result(t, await CallSession(t, engines, settings).run())
+    The SIP port is bound first, so a port in use or a bad certificate fails at once and not after the
+    engines loaded; INVITEs that arrive while the engines load get 503 (a dispatcher tries another worker).
+    """
 
-    server = SipServer(sip, on_call)
-    print(f"voicebot answering on {sip.transport}/{sip.bind}:{sip.port} (Ctrl-C to stop)", file=sys.stderr)
-    server.serve()
-    engines.store.close()
+    async def main() -> None:
+        server = SipServer(sip)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await server.start()
+        engines: Engines | None = None
+        try:
+            print(f"voicebot: SIP bound to {server.uri}; loading the engines ...", file=sys.stderr, flush=True)
+            # loaded on this thread, as before; the loop waits meanwhile, and INVITEs are refused on
+            # the pjsip thread (SipServer._select), which needs no loop
+            engines = Engines.load(settings, demo_if_empty=False)  # never seed a production CRM
+
+            async def on_call(t: SipCallTransport) -> None:
+                log_result(t, await CallSession(t, engines, settings).run())
+
+            server.on_call = on_call
+            print(f"voicebot answering on {sip.transport}/{sip.bind}:{server.port} (Ctrl-C to stop)",
+                  file=sys.stderr, flush=True)
+            await stop.wait()
+        finally:
+            await server.aclose()
+            if engines is not None:
+                engines.store.close()
+
+    asyncio.run(main())
     return 0
 
 
@@ -76,16 +104,22 @@ def demo(settings: Settings, fixture: Path = DEMO_FIXTURE, out_dir: Path = Path(
     meta = json.loads(fixture.with_suffix(".json").read_text()) if fixture.with_suffix(".json").exists() else {}
     out_dir.mkdir(parents=True, exist_ok=True)
     heard = out_dir / "caller_heard.wav"
+    # the built-in caller speaks UDP from 127.0.0.1, whatever the [sip] section says about real callers
+    sip = sip_settings(settings, bind="127.0.0.1", port=0, transport="udp", allowed_networks=("127.0.0.0/8",))
     print(f"loading the engines (CRM at {settings.crm.url}) ...", flush=True)
     engines = Engines.load(settings)
-    sip = sip_settings(settings, bind="127.0.0.1", port=0)
     results: list[CallResult] = []
 
-    async def on_call(t: SipCallTransport) -> None:
-        print(f"call answered: from {t.caller_id} ({t.codec})", flush=True)
-        results.append(await CallSession(t, engines, settings, observers=[conversation_printer()]).run())
-
     async def run() -> int:
+        finished = asyncio.Event()
+
+        async def on_call(t: SipCallTransport) -> None:
+            print(f"call answered: from {t.caller_id} ({t.codec})", flush=True)
+            try:
+                results.append(await CallSession(t, engines, settings, observers=[conversation_printer()]).run())
+            finally:
+                finished.set()
+
         async with SipServer(sip, on_call) as server:
             print(f"bot listening at {server.uri}; calling it with {fixture.name} as the customer", flush=True)
             caller = await asyncio.create_subprocess_exec(
@@ -93,25 +127,34 @@ def demo(settings: Settings, fixture: Path = DEMO_FIXTURE, out_dir: Path = Path(
                 "--record", str(heard), "--from", meta.get("caller_id") or "demo-caller", "--tail", "1",
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )
-            _, err = await asyncio.wait_for(caller.communicate(), 240)
-            for _ in range(100):  # the session closes the CRM record right after the BYE
-                if results:
-                    break
-                await asyncio.sleep(0.1)
+            try:
+                _, err = await asyncio.wait_for(caller.communicate(), CALLER_TIMEOUT_S)
+            except TimeoutError:
+                print(f"the built-in caller did not finish within {CALLER_TIMEOUT_S:.0f} s", file=sys.stderr)
+                return 1
+            finally:
+                if caller.returncode is None:  # never leave it behind
+                    caller.kill()
+                    await caller.wait()
             if caller.returncode != 0:
                 print(f"the built-in caller failed: {err.decode().strip()}", file=sys.stderr)
                 return 1
+            # the session closes the CRM record right after the BYE
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), 10)
             return 0
 
-    rc = asyncio.run(run())
-    if results:
-        r = results[0]
-        rec = engines.store.interaction(r.interaction_id)
-        print(f"call ended by {r.ended_by} after {r.duration_s:.0f} s; CRM interaction #{r.interaction_id}: "
-              f"{len(rec.turns) if rec else 0} turns, outcome {r.outcome}")
-        v2v = [t.timings_ms["voice_to_voice"] for t in r.caller_turns if t.timings_ms["voice_to_voice"]]
-        if v2v:
-            print(f"end of caller speech -> first bot audio: {', '.join(f'{x:.0f}' for x in v2v)} ms")
-        print(f"what the caller heard: {heard}   (see the call again: voicebot crm interactions --turns)")
-    engines.store.close()
+    try:
+        rc = asyncio.run(run())
+        if results:
+            r = results[0]
+            rec = engines.store.interaction(r.interaction_id)
+            print(f"call ended by {r.ended_by} after {r.duration_s:.0f} s; CRM interaction #{r.interaction_id}: "
+                  f"{len(rec.turns) if rec else 0} turns, outcome {r.outcome}")
+            v2v = [t.timings_ms["voice_to_voice"] for t in r.caller_turns if t.timings_ms["voice_to_voice"]]
+            if v2v:
+                print(f"end of caller speech -> first bot audio: {', '.join(f'{x:.0f}' for x in v2v)} ms")
+            print(f"what the caller heard: {heard}   (see the call again: voicebot crm interactions --turns)")
+    finally:
+        engines.store.close()
     return rc if results else 1

@@ -1,7 +1,7 @@
 """The frame bus: a chain of small processors, each with its own queue and task.
 
-Data frames flow downstream in order through each processor's queue. Control frames (barge-in, hang-up,
-transfer) are *broadcast*: every processor's `on_control` runs at once, ahead of anything queued, so a
+Data frames flow downstream in order through each processor's queue. Control frames (barge-in, the caller
+hanging up) are *broadcast*: every processor's `on_control` runs at once, ahead of anything queued, so a
 barge-in reaches the playout in the same 20 ms tick it was detected, even while the TTS processor is in
 the middle of a clause. Observers see every frame any processor emits (metrics, logs, the call record).
 """

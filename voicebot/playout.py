@@ -36,7 +36,6 @@ class Playout:
         self._interruptible: dict[int, bool] = {}
         self._started: set[int] = set()
         self.listeners: list[Listener] = []
-        self.frames_played = 0
 
     # --- producer side (the pipeline) ---------------------------------------------------------------
     def begin(self, turn: int, interruptible: bool = True) -> None:
@@ -65,16 +64,18 @@ class Playout:
         if empty_reply:
             self._emit("finished", turn)
 
-    def flush(self) -> int | None:
-        """Drop everything queued for playout (barge-in). Returns the reply dropped, if any."""
+    def flush(self) -> list[int]:
+        """Drop everything queued for playout (barge-in). Returns the replies dropped, in order."""
         with self._lock:
-            turn = self._frames[0][0] if self._frames else self._open_turn
+            dropped = list(dict.fromkeys(t for t, _, _ in self._frames))
+            if self._open_turn is not None and self._open_turn not in dropped:
+                dropped.append(self._open_turn)
             self._frames.clear()
             self._partial = b""
             self._open_turn = None
-        if turn is not None:
+        for turn in dropped:
             self._emit("interrupted", turn)
-        return turn
+        return dropped
 
     # --- consumer side (the transport's clock) --------------------------------------------------------
     def pull(self) -> bytes | None:
@@ -86,7 +87,6 @@ class Playout:
             first = turn not in self._started
             if first:
                 self._started.add(turn)
-            self.frames_played += 1
         if first:
             self._emit("started", turn)
         if last:

@@ -104,6 +104,3 @@ class CallRecord:
 
     def ordered(self) -> list[TurnRecord]:
         return [self.turns[k] for k in sorted(self.turns)]
-
-    def caller_turns(self) -> list[TurnRecord]:
-        return [r for r in self.ordered() if r.caller_turn]

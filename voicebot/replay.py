@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,49 @@ class FixtureRun:
         if self.result is None:
             return []
         return [t.as_json(self.name) for t in self.result.caller_turns]
+
+
+class FreshCrm:
+    """One seeded demo CRM, copied afresh for every fixture: a fixture's results (its ticket numbers, the
+    orders it changed) never depend on which fixtures ran before it, so every replay is reproducible."""
+
+    def __init__(self, folder: Path) -> None:
+        from crm_store import CrmStore
+        from crm_store.demo import load_demo
+
+        self.folder = folder
+        self.template = folder / "template.db"
+        store = CrmStore.open(f"sqlite:///{self.template}")
+        load_demo(store)
+        store.close()  # the last connection closing checkpoints the WAL into the file we copy
+
+    def copy(self, name: str) -> Any:
+        from crm_store import CrmStore
+
+        target = self.folder / f"{name}.db"
+        shutil.copyfile(self.template, target)
+        return CrmStore.open(f"sqlite:///{target}")
+
+
+async def replay_all(
+    fixtures: list[Path], engines: Engines, settings: Settings, *, fresh: FreshCrm | None = None,
+    realtime: bool = False, out_dir: Path | None = None, progress: bool = False,
+) -> list[FixtureRun]:
+    """Replay each fixture in turn (with `fresh`, each on its own copy of the demo CRM)."""
+    from tqdm import tqdm
+
+    runs = []
+    bar = tqdm(fixtures, desc="replay", unit="call", file=sys.stderr, disable=not progress or len(fixtures) < 2)
+    for wav in bar:
+        bar.set_postfix_str(wav.stem)
+        store = fresh.copy(wav.stem) if fresh else None
+        try:
+            used = engines.with_store(store) if store is not None else engines
+            runs.append(await replay_fixture(wav, used, settings, realtime=realtime, out_dir=out_dir))
+        finally:
+            if store is not None:
+                store.close()
+    return runs
 
 
 def find_fixtures(path: str | Path) -> list[Path]:

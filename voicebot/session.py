@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from voicebot.clock import Clock
 from voicebot.config import Settings
@@ -33,11 +33,6 @@ class CallResult:
     outcome: str | None
     duration_s: float
     transferred_to: str | None = None
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def greeting(self) -> TurnRecord | None:
-        return next((t for t in self.turns if t.turn == 0), None)
 
     @property
     def caller_turns(self) -> list[TurnRecord]:
@@ -76,7 +71,7 @@ class CallSession:
         self.turns = TurnDetector(self.settings.turns, self.playout, counter)
         dialogue = DialogueStage(conv, counter)
         pipeline = Pipeline(
-            [self.turns, Transcriber(self.engines.recognizer), dialogue,
+            [self.turns, Transcriber(self.engines.recognizer, self.engines.asr_pool), dialogue,
              SpeechOut(self.engines.synthesizer, self.playout, counter)],
             self.clock,
         )
@@ -86,22 +81,29 @@ class CallSession:
         self.playout.listeners.append(lambda ev: loop.call_soon_threadsafe(self._on_playout, ev))
         self._pipeline = pipeline
         self._io = io = CallIO(self.clock, self.playout, pipeline.feed)
-        await pipeline.start()
-        media = asyncio.create_task(self.transport.run(io), name="transport")
-        await dialogue.greet()
+        media: asyncio.Task[None] | None = None
         try:
+            await pipeline.start()
+            media = asyncio.create_task(self.transport.run(io), name="transport")
+            await dialogue.greet()
             await asyncio.wait_for(self._wait_end(media), self.settings.call.max_call_s)
         except TimeoutError:
             self.ended_by = self.ended_by or "max duration"
-        io.ended.set()
-        try:
-            await asyncio.wait_for(media, 10)
-        except (TimeoutError, Exception) as e:  # the transport failing must still close the record
-            log.warning("transport did not stop cleanly: %r", e)
-            media.cancel()
-        await pipeline.stop()
-        for task in self._tasks:
-            task.cancel()
+        except Exception:
+            # An engine failing at the start must not leave the line open or the CRM record dangling.
+            log.exception("call failed")
+            self.ended_by = self.ended_by or "error"
+        finally:
+            io.ended.set()
+            if media is not None:
+                try:
+                    await asyncio.wait_for(media, 10)
+                except (TimeoutError, Exception) as e:  # the transport failing must still close the record
+                    log.warning("transport did not stop cleanly: %r", e)
+                    media.cancel()
+            await pipeline.stop()
+            for task in self._tasks:
+                task.cancel()
         return await self._close(conv)
 
     async def _wait_end(self, media: asyncio.Task[None]) -> None:
@@ -110,7 +112,7 @@ class CallSession:
         await asyncio.wait({media, ended}, return_when=asyncio.FIRST_COMPLETED)
         if not ended.done():
             ended.cancel()
-            self.ended_by = self.ended_by or "caller"
+            self.ended_by = self.ended_by or "line"  # the transport stopped on its own (media lost, file done)
 
     def _observe(self, frame: Frame) -> None:
         if isinstance(frame, BotReply):
@@ -128,7 +130,11 @@ class CallSession:
 
     def _on_playout(self, ev: PlayoutEvent) -> None:
         self.record.on_playout(ev)
-        action = self._end_after.pop(ev.turn, None) if ev.kind in ("finished", "interrupted") else None
+        if ev.kind == "started":
+            return
+        action = self._end_after.pop(ev.turn, None)
+        if ev.kind == "interrupted":
+            return  # the caller cut in on the goodbye or the hand-over line: their new turn decides
         if action == "hangup":
             self.ended_by = "bot"
             self._end()
@@ -165,11 +171,18 @@ class CallSession:
         turns = self.record.ordered()
         for r in turns:
             if r.crm_turn is not None:
-                await self.clock.work(conv.record_turn_timings, r.crm_turn, r.timings_ms, r.interrupted)
+                try:
+                    await self.clock.work(conv.record_turn_timings, r.crm_turn, r.timings_ms, r.interrupted)
+                except Exception:  # timings are a nice-to-have: never let them stop the call being closed
+                    log.exception("could not store the timings of turn %s", r.crm_turn)
         outcome = "transferred" if self.transferred_to else None
         recording = self.transport.recording_path()
-        await self.clock.work(lambda: conv.close(outcome, recording))
-        interaction = await self.clock.work(self.engines.store.interaction, conv.interaction_id)
+        interaction = None
+        try:
+            await self.clock.work(lambda: conv.close(outcome, recording))
+            interaction = await self.clock.work(self.engines.store.interaction, conv.interaction_id)
+        except Exception:
+            log.exception("could not close interaction %s in the CRM", conv.interaction_id)
         return CallResult(
             interaction_id=conv.interaction_id,
             turns=turns,

@@ -1,7 +1,7 @@
 """The transport interface: how a call's audio gets in and out.
 
 A transport carries exactly one call. `CallSession` gives it a `CallIO` and does not know whether the
-other end is a SIP phone, a WAV file or the sound card. The transport must:
+other end is a SIP phone or a WAV file (a sound-card transport would plug in the same way). It must:
 
 - feed the caller's side in order: `CallerAudio` every 20 ms (16 kHz s16 mono, 640 bytes; silence
   when nothing arrives), `KeyPress` for DTMF, and finally `InputEnded` (source exhausted, media lost) or a
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from voicebot.clock import Clock
@@ -26,17 +27,17 @@ from voicebot.playout import Playout
 class CallIO:
     clock: Clock
     playout: Playout
-    feed: object  # async (Frame) -> None; typed loosely to keep the dataclass simple
+    feed: Callable[[Frame], Awaitable[None]]
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send(self, frame: Frame) -> None:
-        await self.feed(frame)  # type: ignore[operator]
+        await self.feed(frame)
 
 
 @dataclass(frozen=True)
 class TransportCapabilities:
     name: str
-    realtime: bool  # paced by a wall clock it does not control (SIP, sound card)
+    realtime: bool  # paced by a wall clock it does not control (SIP)
     dtmf: bool = False
     transfer: bool = False
     recording: bool = False

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from dialogue.seq2seq.corpus import fingerprint
-from dialogue.seq2seq.features import FEATURE_VERSION, Vocab
+from dialogue.seq2seq.features import Vocab
 from dialogue.seq2seq.model import ModelConfig, Seq2Seq
 
 FORMAT = 1
@@ -39,7 +39,7 @@ class Loaded:
 
 
 def current_fingerprint(config: ModelConfig) -> str:
-    return fingerprint({"model": config.to_dict(), "features": FEATURE_VERSION, "format": FORMAT})
+    return fingerprint({"model": config.to_dict(), "format": FORMAT})
 
 
 def save(path: Path, model: Seq2Seq, src: Vocab, tgt: Vocab) -> None:

@@ -20,13 +20,18 @@ from pathlib import Path
 
 from dialogue.acts import ACTS, placeholders
 from dialogue.seq2seq.features import ModelInput, mood_of
-from dialogue.seq2seq.scenarios import bot_turns, keys_for, turns_for
+from dialogue.seq2seq.scenarios import Turn, bot_turns, keys_for, turns_for
 from dialogue.slots import complaint_category
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "seq2seq"
-TRAINING_FILES = ("replies.txt", "callers.txt")
-# The mood token comes from the sentiment classifier, in training as in a call: its corpus is an input too.
-SENTIMENT_TRAIN = CORPUS_DIR.parent / "sentiment" / "train.txt"
+_HERE = Path(__file__).resolve().parent
+# What a checkpoint is trained from, hashed into its fingerprint: the corpus text, the sentiment corpus (the
+# mood token comes from that classifier, in training as in a call), and the code that turns them into model
+# inputs (situations → acts, noise, the input encoding). Editing any of them makes the checkpoint stale.
+FINGERPRINTED = (CORPUS_DIR / "replies.txt", CORPUS_DIR / "callers.txt",
+                 CORPUS_DIR.parent / "sentiment" / "train.txt",
+                 _HERE / "corpus.py", _HERE / "scenarios.py", _HERE / "features.py")
+TRAIN_COPIES = 8  # noisy variants per training caller line (train.py --copies)
 _RICH = ("order_", "product_", "purchase_")
 _SEGMENT_RE = re.compile(r"\{(-[a-z_]+:)?([^{}]*)\}")
 PRODUCTS = ("wireless headphones", "smart watch", "coffee maker", "running shoes", "laptop stand", "blender",
@@ -146,7 +151,7 @@ def phone_noise(line: str, rng: random.Random) -> str:
     return text
 
 
-def build_examples(split: str = "train", seed: int = 0, copies: int = 6) -> list[Example]:
+def build_examples(split: str = "train", seed: int = 0, copies: int = TRAIN_COPIES) -> list[Example]:
     """Expand the corpus. `train`: callers.txt × `copies` noisy variants, plus the bot-initiated turns;
     `heldout`: heldout_callers.txt as written (two outcome draws per line)."""
     if split not in {"train", "heldout"}:
@@ -172,7 +177,8 @@ def build_examples(split: str = "train", seed: int = 0, copies: int = 6) -> list
     return examples
 
 
-def _examples(turn, said: str, situation: str, replies, rng: random.Random, split: str) -> list[Example]:
+def _examples(turn: Turn, said: str, situation: str, replies: dict[str, dict[str, str]], rng: random.Random,
+              split: str) -> list[Example]:
     from dialogue.sentiment import default_sentiment
 
     previous_text = " ".join(reply_for(replies, a, "plain", set(keys_for(a, rng)))[0] for a in turn.previous)
@@ -202,9 +208,9 @@ def _examples(turn, said: str, situation: str, replies, rng: random.Random, spli
 
 
 def fingerprint(extra: dict | None = None) -> str:
-    """What a checkpoint was trained from: the training corpus text, the act table and the config."""
+    """What a checkpoint was trained from: the FINGERPRINTED files, the act table and the config."""
     h = hashlib.sha256()
-    for path in [CORPUS_DIR / name for name in TRAINING_FILES] + [SENTIMENT_TRAIN]:
+    for path in FINGERPRINTED:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(json.dumps({k: [list(v[0]), list(v[1])] for k, v in sorted(ACTS.items())}).encode())
     h.update(json.dumps(extra or {}, sort_keys=True).encode())

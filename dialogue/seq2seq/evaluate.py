@@ -1,20 +1,20 @@
 """Held-out evaluation of the Seq2Seq generator: exact match, BLEU, placeholder precision/recall/F1, the
 gate's fallback rate, a template baseline on the same references, and the worst replies.
 
-Metrics compare delexicalised token sequences. The mood token comes from the live sentiment classifier, as
-in a call, so the figures include its mistakes.
+Metrics compare delexicalised token sequences. The mood token of each example comes from the live sentiment
+classifier (corpus.build_examples), as in a call, so the figures include its mistakes.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from dialogue.acts import DialogueAct, ReplyContext
 from dialogue.seq2seq.corpus import Example
-from dialogue.seq2seq.features import mood_of, reply_tokens
+from dialogue.seq2seq.features import reply_tokens
+from dialogue.seq2seq.gate import SafetyGate
 from dialogue.templates import TemplateGenerator
 
 if TYPE_CHECKING:
@@ -63,22 +63,19 @@ def _slots(text: str) -> list[str]:
     return [t for t in reply_tokens(text) if t.startswith("[")]
 
 
-def evaluate(generator: Seq2SeqGenerator, examples: list[Example], *, live_mood: bool = True) -> dict:
-    """Run `generator` (a Seq2SeqGenerator) over held-out examples; a JSON-able report."""
-    from dialogue.sentiment import default_sentiment
-
-    sentiment = default_sentiment() if live_mood else None
+def evaluate(generator: Seq2SeqGenerator, examples: list[Example], gate: SafetyGate | None = None) -> dict:
+    """Run `generator` (a Seq2SeqGenerator) over held-out examples, each reply through the gate the
+    manager uses; a JSON-able report."""
+    gate = gate or SafetyGate()
     templates = TemplateGenerator()
     refs, outs, spoken, base = [], [], [], []
     reasons: Counter = Counter()
     rows = []
     for e in examples:
         x = e.input
-        if sentiment is not None and x.caller:
-            x = replace(x, mood=mood_of(sentiment.score(x.caller)))
         text, confidence, finished = generator.decode(x)
         act = DialogueAct(x.act, x.intent, {k: "x" for k in x.value_keys})
-        reason = generator.gate.check(act, text, confidence, finished, x.category)
+        reason = gate.check(act, text, confidence, finished, x.category)
         template = templates.generate(act, ReplyContext(0)).text
         reasons[reason or "spoken"] += 1
         refs.append(e.target)

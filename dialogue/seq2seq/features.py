@@ -4,7 +4,7 @@ The source is the dialogue state as tag tokens, then the caller's words, then th
     act:order_shipped intent:order_status v:carrier v:order_number ... lookup:ok mood:neg cat:delivery
     prev:ask_order_number <user> it's num <bot> sure . what's the order number ?
 The same function builds it from a corpus example (training) and from a live `ReplyContext` (a call), so the
-two cannot drift apart. Bump FEATURE_VERSION when the encoding changes: the checkpoint goes stale.
+two cannot drift apart. This file is part of the checkpoint's fingerprint: editing it makes the checkpoint stale.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from dialogue.nlu import normalise
 
-FEATURE_VERSION = 2
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
 MAX_CALLER_TOKENS = 24

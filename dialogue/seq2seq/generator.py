@@ -1,8 +1,9 @@
-"""`Seq2SeqGenerator`: the trained model behind the `ReplyGenerator` interface, every reply gated.
+"""`Seq2SeqGenerator`: the trained model behind the `ReplyGenerator` interface. It returns the model's raw
+reply; the `DialogueManager` runs it through the `SafetyGate` (gate.py) like any other generator's.
 
 `load_generator(path)` is the one loader for the engine: the model when the checkpoint is there and
-current, otherwise a template generator that marks each turn `fallback:missing` / `fallback:stale` /
-`fallback:unreadable` after one warning line. It never trains and never crashes.
+current, otherwise a `TemplateGenerator` named `fallback:missing` / `fallback:stale` / `fallback:unreadable`
+(each turn says why) after one warning line. It never trains and never crashes.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dialogue.acts import DialogueAct, GeneratedReply, ReplyContext, ReplyGenerator
+from dialogue.acts import Declined, DialogueAct, GeneratedReply, ReplyContext, ReplyGenerator
 from dialogue.seq2seq.features import EOS, ModelInput, Vocab, detokenize, mood_of, source_tokens
-from dialogue.seq2seq.gate import DEFAULT_MIN_CONFIDENCE, SafetyGate
 from dialogue.templates import TemplateGenerator
 
 if TYPE_CHECKING:  # torch is imported only when a checkpoint loads
@@ -27,15 +27,11 @@ GENERATORS = ("seq2seq", "template")
 class Seq2SeqGenerator:
     name = "seq2seq"
 
-    def __init__(self, model: Seq2Seq, src: Vocab, tgt: Vocab, *, beam: int = 1,
-                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, templates: TemplateGenerator | None = None,
-                 fingerprint: str = "") -> None:
+    def __init__(self, model: Seq2Seq, src: Vocab, tgt: Vocab, *, beam: int = 1, fingerprint: str = "") -> None:
         self.model = model
         self.src = src
         self.tgt = tgt
         self.beam = beam
-        self.gate = SafetyGate(min_confidence)
-        self.templates = templates or TemplateGenerator()
         self.fingerprint = fingerprint
         self._known_acts = {t[4:] for t in src.itos if t.startswith("act:")}
 
@@ -55,51 +51,28 @@ class Seq2SeqGenerator:
         return detokenize(tokens), out.confidence, out.finished
 
     def generate(self, act: DialogueAct, context: ReplyContext) -> GeneratedReply:
+        """The model's delexicalised reply, not yet gated (the manager gates every generator's replies)."""
         if act.name not in self._known_acts:  # an act added after training: the template knows it
-            return self._fallback(act, context, "unknown_act", None)
-        x = self.model_input(act, context)
-        text, confidence, finished = self.decode(x)
-        reason = self.gate.check(act, text, confidence, finished, x.category)
-        if reason:
-            return self._fallback(act, context, reason, confidence)
-        return GeneratedReply(text, self.name, round(confidence, 4))
-
-    def _fallback(self, act: DialogueAct, context: ReplyContext, reason: str,
-                  confidence: float | None) -> GeneratedReply:
-        template = self.templates.generate(act, context)
-        return GeneratedReply(template.text, f"fallback:{reason}",
-                              None if confidence is None else round(confidence, 4))
+            raise Declined("unknown_act", f"act {act.name!r} was not in the training corpus")
+        text, confidence, finished = self.decode(self.model_input(act, context))
+        return GeneratedReply(text, self.name, round(confidence, 4), finished)
 
 
-class MarkedTemplateGenerator:
-    """Templates standing in for a model that could not load: each reply says why (`fallback:stale`)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        self.name = f"fallback:{reason}"
-        self._templates = TemplateGenerator()
-
-    def generate(self, act: DialogueAct, context: ReplyContext) -> GeneratedReply:
-        return GeneratedReply(self._templates.generate(act, context).text, self.name, None)
-
-
-def load_generator(path: str | Path | None = None, *, beam: int = 1,
-                   min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> ReplyGenerator:
-    """The shipped (or given) checkpoint as a gated generator; templates marked `fallback:<why>` if it
-    is missing, stale or unreadable (one warning line, no exception)."""
+def load_generator(path: str | Path | None = None, *, beam: int = 1) -> ReplyGenerator:
+    """The shipped (or given) checkpoint as a generator; templates named `fallback:<why>` if it is
+    missing, stale or unreadable (one warning line, no exception)."""
     from dialogue.seq2seq.checkpoint import CheckpointError, load
 
     try:
         loaded = load(path)
     except CheckpointError as exc:
         log.warning("Seq2Seq replies off, using templates (fallback:%s): %s", exc.reason, exc)
-        return MarkedTemplateGenerator(exc.reason)
-    return Seq2SeqGenerator(loaded.model, loaded.src, loaded.tgt, beam=beam, min_confidence=min_confidence,
-                            fingerprint=loaded.fingerprint)
+        return TemplateGenerator(name=f"fallback:{exc.reason}")
+    return Seq2SeqGenerator(loaded.model, loaded.src, loaded.tgt, beam=beam, fingerprint=loaded.fingerprint)
 
 
 def make_generator(name: str, path: str | Path | None = None, *, beam: int = 1) -> ReplyGenerator:
-    """The configured reply generator: "seq2seq" (the trained model, gated) or "template"."""
+    """The configured reply generator: "seq2seq" (the trained model) or "template"."""
     if name in ("", "template"):
         return TemplateGenerator()
     if name == "seq2seq":

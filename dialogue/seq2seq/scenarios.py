@@ -21,16 +21,18 @@ _ORDER_OPTIONAL = {
     "delivered": ("shipped_on", "delivered_on", "carrier", "tracking"),
     "cancelled": (),
     "returned": ("shipped_on", "delivered_on", "carrier", "tracking"),
+    "late": ("shipped_on", "carrier", "tracking"),  # still on its way after the expected day
 }
 _FIXED_KEYS = {
     "product_unknown": ("product_list",), "ask_product": ("product_list",), "return_policy": ("return_days",),
     "return_opened": ("ticket_id", "team", "order_number", "return_days"),
     "callback_opened": ("ticket_id", "team"), "contact_update_opened": ("ticket_id", "team", "contact_field"),
-    "outbound_ticket": ("company", "ticket_id"), "outbound_order": ("company", "order_number"),
-    "repeat": ("last_reply",),
+    "outbound_ticket": ("company", "ticket_id"), "outbound_ticket_closed": ("company", "ticket_id"),
+    "outbound_order": ("company", "order_number"), "repeat": ("last_reply",), "return_not_possible": ("return_days",),
 }
-_NAMED = {"greet", "goodbye", "outbound_order", "outbound_ticket", "outbound_callback", "greet_back",
-          "ask_how_help"}
+_NAMED = {"greet", "goodbye", "outbound_order", "outbound_ticket", "outbound_ticket_closed", "outbound_callback",
+          "greet_back", "ask_how_help"}
+LATE_SHARE = 0.12  # of order answers: an open order past its expected day (order_late)
 # Turns a new request may follow: (previous acts). The caller starts something new after any of them.
 _FRESH_PREVIOUS = [(), ("greet",), ("greet",), ("greet_back",), ("ask_how_help",), ("youre_welcome", "offer_more"),
                    ("order_shipped", "offer_more"), ("ticket_opened", "offer_more"), ("ask_what_else",),
@@ -53,7 +55,8 @@ def keys_for(act: str, rng: random.Random, *, describe: bool = False) -> tuple[s
     if act.startswith("order_") and act[6:] in _ORDER_OPTIONAL:
         status = act[6:]
         keep = 0.2 if status == "pending" else 0.85
-        return ("order_number", "order_status") + tuple(k for k in _ORDER_OPTIONAL[status] if rng.random() < keep)
+        required = ("order_number", "order_status") + (("expected_delivery",) if status == "late" else ())
+        return required + tuple(k for k in _ORDER_OPTIONAL[status] if rng.random() < keep)
     if act == "order_not_found":
         return ("order_number",)
     if act == "ask_order_number":
@@ -67,6 +70,11 @@ def keys_for(act: str, rng: random.Random, *, describe: bool = False) -> tuple[s
         base = _FIXED_KEYS.get(act, ()) + ("company",)  # Moves.names(): the company, the caller's name if known
         return tuple(dict.fromkeys(base + (("customer_name",) if rng.random() < 0.5 else ())))
     return _FIXED_KEYS.get(act, ())
+
+
+def order_act(rng: random.Random) -> str:
+    """The act answering for an order: its status's, or order_late."""
+    return "order_late" if rng.random() < LATE_SHARE else f"order_{rng.choice(ORDER_STATUSES)}"
 
 
 def turns_for(situation: str, line: str, rng: random.Random) -> list[Turn]:
@@ -97,7 +105,7 @@ def _offer_more(turn: Turn, upset: bool) -> Turn:
 def _order(style: str, line: str, rng: random.Random) -> Turn:
     upset = style == "upset"
     if style == "followup":
-        act = f"order_{rng.choice(ORDER_STATUSES)}"
+        act = order_act(rng)
         turn = Turn("order_status", [(act, keys_for(act, rng))], (act, "offer_more"), {act: "followup"})
         return _offer_more(turn, False)
     previous: tuple[str, ...] = ()
@@ -106,6 +114,8 @@ def _order(style: str, line: str, rng: random.Random) -> Turn:
                                ("ask_order_number_again",), ("still_there", "ask_order_number_again"),
                                ("return_policy",), ("ask_complaint_details",)])
         if previous == ("return_policy",):
+            if rng.random() < 0.3:
+                return _return_refused(previous, rng, False)
             turn = Turn("return_request", [("return_opened", keys_for("return_opened", rng))], previous)
             return _offer_more(turn, False)
     if "<num>" not in line:
@@ -116,7 +126,7 @@ def _order(style: str, line: str, rng: random.Random) -> Turn:
         not_found_style = "upset" if upset else "answer" if retry else "plain"
         return Turn("order_status", [("order_not_found", ("order_number",))], previous,
                     {"order_not_found": not_found_style})
-    act = f"order_{rng.choice(ORDER_STATUSES)}"
+    act = order_act(rng)
     return _offer_more(Turn("order_status", [(act, keys_for(act, rng))], previous, {act: style}), upset)
 
 
@@ -163,9 +173,19 @@ def _return(style: str, line: str, rng: random.Random) -> Turn:
     if style.startswith("policy"):
         kind = style.partition("_")[2] or "plain"
         return Turn("return_request", [("return_policy", ("return_days",))], styles={"return_policy": kind})
+    if rng.random() < 0.3:
+        return _return_refused((), rng, style == "upset")
     turn = Turn("return_request", [("return_opened", _FIXED_KEYS["return_opened"])],
                 styles={"return_opened": style if style != "order" else "plain"})
     return _offer_more(turn, style == "upset")
+
+
+def _return_refused(previous: tuple[str, ...], rng: random.Random, upset: bool) -> Turn:
+    """A return asked for an order that cannot be returned: its status, then why no return was started."""
+    act = f"order_{rng.choice(ORDER_STATUSES + ('late',))}"  # delivered: longer ago than the return window
+    turn = Turn("return_request", [(act, keys_for(act, rng)), ("return_not_possible", ("return_days",))], previous,
+                {"return_not_possible": "upset" if upset else "plain"})
+    return _offer_more(turn, upset)
 
 
 def _agent(style: str, line: str, rng: random.Random) -> Turn:
@@ -249,11 +269,11 @@ _BUILDERS = {
 def bot_turns(rng: random.Random) -> list[Turn]:
     """Turns the bot starts without caller words: greetings, outbound calls, silence, keypad, errors."""
     turns = [Turn("bot_greeting", [("greet", keys_for("greet", rng))])]
-    status = rng.choice(ORDER_STATUSES)
+    act = order_act(rng)
     turns.append(Turn("bot_greeting", [("outbound_order", keys_for("outbound_order", rng)),
-                                       (f"order_{status}", keys_for(f"order_{status}", rng)),
-                                       ("ask_questions", ())]))
+                                       (act, keys_for(act, rng)), ("ask_questions", ())]))
     turns.append(Turn("bot_greeting", [("outbound_ticket", keys_for("outbound_ticket", rng))]))
+    turns.append(Turn("bot_greeting", [("outbound_ticket_closed", keys_for("outbound_ticket_closed", rng))]))
     turns.append(Turn("bot_greeting", [("outbound_callback", keys_for("outbound_callback", rng))]))
     previous = rng.choice([("greet",), ("ask_order_number",), ("offer_more",)])
     for reask in _REASKS:  # every re-ask after "are you still there?" / "sorry, I didn't catch that"

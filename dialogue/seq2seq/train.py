@@ -17,7 +17,7 @@ from torch import nn
 from tqdm import tqdm
 
 from dialogue.seq2seq.checkpoint import CHECKPOINT_NAME, SHIPPED_DIR, save
-from dialogue.seq2seq.corpus import build_examples
+from dialogue.seq2seq.corpus import TRAIN_COPIES, build_examples
 from dialogue.seq2seq.features import UNK, Vocab, reply_tokens, source_tokens
 from dialogue.seq2seq.model import BOS_ID, EOS_ID, PAD_ID, ModelConfig, Seq2Seq
 
@@ -30,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(SHIPPED_DIR), help="checkpoint folder (default: the shipped one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=16)
-    p.add_argument("--copies", type=int, default=8, help="noisy variants per training caller line")
+    p.add_argument("--copies", type=int, default=TRAIN_COPIES, help="noisy variants per training caller line")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--embedding", type=int, default=ModelConfig.embedding)
@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < 1:
             print(f"voicebot train dialogue: --{name} must be at least 1, got {getattr(args, name)}")
             return 2
+    if args.max_steps < 0:
+        print(f"voicebot train dialogue: --max-steps must be 0 (all epochs) or more, got {args.max_steps}")
+        return 2
     if args.hidden % 2:
         print(f"voicebot train dialogue: --hidden must be even (two encoder directions), got {args.hidden}")
         return 2
@@ -121,7 +124,8 @@ def train(args: argparse.Namespace) -> dict:
     return result
 
 
-def _tensors(batch, generator: torch.Generator, user_id: int, bot_id: int, unk_id: int):
+def _tensors(batch: list[tuple[list[int], list[int]]], generator: torch.Generator, user_id: int, bot_id: int,
+             unk_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Padded tensors; 5% of the caller's words are dropped to <unk> (robustness to unseen words)."""
     src_len = max(len(s) for s, _ in batch)
     tgt_len = max(len(t) for _, t in batch) + 1

@@ -25,13 +25,17 @@ class DialogueStage(Processor):
         if isinstance(frame, Transcript):
             await self._reply(frame.turn, self.conversation.respond, frame.text)
         elif isinstance(frame, KeyPress):
-            self._keys += frame.digit
+            # Mirror the conversation's keypad buffer only to label the turn; "*" clears both.
+            self._keys = "" if frame.digit == "*" else self._keys + frame.digit
             heard = f"DTMF {self._keys}"
             turn = await self._reply(None, self.conversation.keypress, frame.digit, heard=heard)
             if turn is not None:
                 self._keys = ""
         elif isinstance(frame, CallerSilent):
-            await self._reply(None, self.conversation.no_input, heard="(silence)")
+            # Silence after typed digits submits them (the conversation's rule): say so in the record.
+            heard = f"DTMF {self._keys} (then silence)" if self._keys else "(silence)"
+            self._keys = ""
+            await self._reply(None, self.conversation.no_input, heard=heard)
         else:
             await self.push(frame)
 
@@ -54,7 +58,7 @@ class DialogueStage(Processor):
                 interruptible=bot.interruptible,
                 end_call=bot.end_call,
                 transfer_to=bot.transfer_to,
-                sentiment=getattr(bot, "sentiment", None),
+                sentiment=bot.sentiment,
                 expecting=bot.expecting,
                 heard=heard,
                 crm_turn=bot.index,

@@ -35,13 +35,16 @@ class SpeechOut(Processor):
         self.playout.begin(reply.turn, reply.interruptible)
         clauses = self.synthesizer.speak(reply.text)
         first = True
-        while True:
-            chunk = await self.clock.work(next, clauses, None)
-            if chunk is None:
-                break
-            if reply.turn <= self._dropped_upto:
-                return  # interrupted while this clause was being synthesized
-            self.playout.enqueue(reply.turn, chunk)
-            await self.push(BotAudio(reply.turn, chunk, first=first))
-            first = False
-        self.playout.enqueue(reply.turn, b"", last=True)
+        try:
+            while True:
+                chunk = await self.clock.work(next, clauses, None)
+                if chunk is None or reply.turn <= self._dropped_upto:
+                    break  # done, or interrupted while this clause was being synthesized
+                self.playout.enqueue(reply.turn, chunk)
+                await self.push(BotAudio(reply.turn, chunk, first=first))
+                first = False
+        finally:
+            # Always close the reply, even when the voice failed mid-way: an open reply would keep the bot
+            # "speaking" for the rest of the call (no re-prompts, no hang-up, the caller's words ignored).
+            if reply.turn > self._dropped_upto:
+                self.playout.enqueue(reply.turn, b"", last=True)

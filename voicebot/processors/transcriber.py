@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import Executor
 
 from asr.base import Recognition, Recognizer, RecognizerStream
 from voicebot.frames import CallerAudio, CallerPause, CallerSpeechStarted, CallerTurn, Frame, Transcript
@@ -17,9 +18,10 @@ from voicebot.pipeline import Processor
 
 
 class Transcriber(Processor):
-    def __init__(self, recognizer: Recognizer) -> None:
+    def __init__(self, recognizer: Recognizer, pool: Executor | None = None) -> None:
         super().__init__()
         self.recognizer = recognizer
+        self.pool = pool  # the recognizer's own threads: decodes never starve TTS and dialogue work
         self.streaming = recognizer.capabilities.streaming
         self._stream: RecognizerStream | None = None
         self._early: tuple[CallerPause, asyncio.Task[tuple[Recognition, float]]] | None = None
@@ -35,12 +37,16 @@ class Transcriber(Processor):
         elif isinstance(frame, CallerPause):
             if not self.streaming:
                 self._drop_early()
-                task = asyncio.ensure_future(self.clock.work(self._timed, frame.pcm))
+                task = asyncio.ensure_future(self.clock.work(self._timed, frame.pcm, pool=self.pool))
                 self._early = (frame, task)
         elif isinstance(frame, CallerTurn):
             await self._transcribe(frame)
         else:
             await self.push(frame)
+
+    async def close(self) -> None:
+        self._drop_early()
+        self._stream = None
 
     def _timed(self, pcm: bytes) -> tuple[Recognition, float]:
         t0 = time.perf_counter()
@@ -61,12 +67,15 @@ class Transcriber(Processor):
             result = await self.clock.work(stream.finish)
             compute_ms = (time.perf_counter() - t0) * 1000
         elif early is not None and early[0].turn == turn.turn and early[0].pcm == turn.pcm:
-            result, compute_ms = await early[1]  # the caller stayed quiet: the speculative text is the turn's
+            try:
+                result, compute_ms = await early[1]  # the caller stayed quiet: the speculative text is the turn's
+            except Exception:
+                result, compute_ms = await self.clock.work(self._timed, turn.pcm, pool=self.pool)
         else:
             if early is not None:
                 self._early = early
                 self._drop_early()
-            result, compute_ms = await self.clock.work(self._timed, turn.pcm)
+            result, compute_ms = await self.clock.work(self._timed, turn.pcm, pool=self.pool)
         await self.push(
             Transcript(
                 turn=turn.turn,

@@ -69,7 +69,7 @@ class TurnCounter:
 class TurnDetector(Processor):
     def __init__(self, settings: TurnSettings, playout: Playout, counter: TurnCounter) -> None:
         super().__init__()
-        self.s = settings
+        self.settings = settings
         self.playout = playout
         self.counter = counter
         self.expecting: str | None = None
@@ -88,14 +88,14 @@ class TurnDetector(Processor):
 
     def _is_speech(self, pcm: bytes) -> bool:
         rms = float(np.sqrt(np.mean(np.frombuffer(pcm, dtype=np.int16).astype(np.float32) ** 2)))
-        return rms >= self.s.min_rms and self._vad.is_speech(pcm, SAMPLE_RATE)
+        return rms >= self.settings.min_rms and self._vad.is_speech(pcm, SAMPLE_RATE)
 
     async def process(self, frame: Frame) -> None:
         if isinstance(frame, CallerAudio):
             await self._on_audio(frame)
         elif isinstance(frame, InputEnded):
             self._ended = True
-            await self._end_turn(frame.t, forced=True)
+            await self._end_turn(frame.t)
             await self.push(frame)
         else:
             if isinstance(frame, KeyPress):
@@ -110,19 +110,20 @@ class TurnDetector(Processor):
             self._awaiting_reply = False
         if self._turn is not None:
             self._frames.append(frame.pcm)
+            await self.push(frame)  # a streaming recognizer hears the turn as it is spoken
             if voiced:
                 self._voiced_frames += 1
                 self._silent_frames = 0
                 self._last_voiced_s = t + step
             else:
                 self._silent_frames += 1
-            slow = self.expecting in self.s.slow_answers
-            end_ms = self.s.expecting_silence_ms if slow else self.s.end_silence_ms
-            too_long = t + step - self._start_s >= self.s.max_turn_s
+            slow = self.expecting in self.settings.slow_answers
+            end_ms = self.settings.expecting_silence_ms if slow else self.settings.end_silence_ms
+            too_long = t + step - self._start_s >= self.settings.max_turn_s
             silent_ms = self._silent_frames * FRAME_MS
             if silent_ms >= end_ms or too_long:
-                await self._end_turn(t + step, forced=too_long)
-            elif self.s.speculative_lead_ms and silent_ms == max(end_ms - self.s.speculative_lead_ms, 100):
+                await self._end_turn(t + step)
+            elif self._speculate_now(silent_ms, end_ms):
                 await self.push(CallerPause(self._turn, self._turn_audio(self._frames), self._last_voiced_s))
             return
         self._preroll.append(frame.pcm)
@@ -131,16 +132,16 @@ class TurnDetector(Processor):
             if not self.playout.interruptible:
                 self._run = 0  # our own echo during the greeting must never become a turn
                 return
-            if self._run * FRAME_MS >= self.s.barge_in_ms:
+            if self._run * FRAME_MS >= self.settings.barge_in_ms:
                 await self.push(BargeIn(t=t, turn=self.counter.current))
                 await self._start_turn(t + step)
             return
-        if self._run * FRAME_MS >= self.s.onset_ms:
+        if self._run * FRAME_MS >= self.settings.onset_ms:
             await self._start_turn(t + step)
             return
         # A reply is on its way after a turn; give up waiting for it after a while (a failed engine).
         waiting = self._awaiting_reply and t - self._last_activity_s < REPLY_WAIT_S
-        if not self._ended and not waiting and t - self._last_activity_s >= self.s.no_input_s:
+        if not self._ended and not waiting and t - self._last_activity_s >= self.settings.no_input_s:
             self._last_activity_s = t
             self._awaiting_reply = True
             await self.push(CallerSilent(t))
@@ -156,18 +157,24 @@ class TurnDetector(Processor):
         self._preroll.clear()
         await self.push(CallerSpeechStarted(self._turn, self._start_s, b"".join(self._frames)))
 
+    def _speculate_now(self, silent_ms: int, end_ms: int) -> bool:
+        """Start recognising `speculative_lead_ms` before the endpoint — but not for a click or a cough."""
+        lead = self.settings.speculative_lead_ms
+        real_speech = self._voiced_frames * FRAME_MS >= self.settings.min_speech_ms
+        return bool(lead) and real_speech and silent_ms == max(end_ms - lead, 100)
+
     def _turn_audio(self, frames: list[bytes]) -> bytes:
         # Keep ~100 ms after the last voiced frame; the rest of the trailing silence only costs ASR time.
         keep = len(frames) - max(0, self._silent_frames - 100 // FRAME_MS)
         return b"".join(frames[:keep])
 
-    async def _end_turn(self, t: float, forced: bool = False) -> None:
+    async def _end_turn(self, t: float) -> None:
         if self._turn is None:
             return
         turn, frames = self._turn, self._frames
         self._turn, self._frames = None, []
         self._last_activity_s = t
-        if self._voiced_frames * FRAME_MS < self.s.min_speech_ms:
+        if self._voiced_frames * FRAME_MS < self.settings.min_speech_ms:
             return  # a click or a cough: not a turn
         self._awaiting_reply = True
         await self.push(

@@ -49,8 +49,7 @@ def test_eight_calls_on_two_workers_all_hear_the_bot_and_a_ninth_is_refused(tmp_
         eight = asyncio.ensure_future(sipp.run_sipp(
             target, scenario, calls=CALLS, limit=CALLS, rate=CALLS, timeout_s=HOLD_MS / 1000 + 20,
             user=meta["caller_id"], extra=("-mp", str(media))))
-        await asyncio.sleep(3.0)  # all 8 are up by now
-        during = bot.dispatcher_states()
+        during = await asyncio.get_running_loop().run_in_executor(None, bot.wait_loads, CALLS)
         ninth = await sipp.run_sipp(target, sipp.uac([], expect=503), timeout_s=10)
         return await eight, ninth, during
 

@@ -7,10 +7,11 @@ import shutil
 import sys
 
 import pytest
-from sip_support import run, voice_like
+from sip_support import run, voice_like, wait_answering
 
 from telephony import sipp
-from telephony.dispatcher import KAMAILIO, KamailioDispatcher
+from telephony.dispatcher import KAMAILIO, KamailioDispatcher, Site, worker_args
+from telephony.settings import SipStartError
 
 pytestmark = [
     pytest.mark.sip,
@@ -24,7 +25,8 @@ async def _workers(n: int) -> tuple[list[int], list[asyncio.subprocess.Process]]
     procs = [await asyncio.create_subprocess_exec(
         sys.executable, "-m", "telephony.responder", "--port", str(p), "--hangup-after", "30",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL) for p in ports]
-    await asyncio.sleep(1.5)  # imports and SIP stack start
+    for p in ports:
+        await wait_answering(p)  # imports and SIP stack start
     return ports, procs
 
 
@@ -33,7 +35,11 @@ async def _stop(procs: list[asyncio.subprocess.Process]) -> None:
         if p.returncode is None:
             p.terminate()
     for p in procs:
-        await asyncio.wait_for(p.wait(), 15)
+        try:
+            await asyncio.wait_for(p.wait(), 15)
+        except TimeoutError:
+            p.kill()
+            await p.wait()
 
 
 def test_eight_calls_spread_over_two_workers_and_the_ninth_gets_503(tmp_path):
@@ -46,11 +52,10 @@ def test_eight_calls_spread_over_two_workers_and_the_ninth_gets_503(tmp_path):
         kport = sipp.free_port()
         try:
             async with KamailioDispatcher(kport, [("127.0.0.1", p) for p in ports]) as kam:
-                await asyncio.sleep(1.2)  # first OPTIONS pings mark the workers up
+                await _all_up(kam)
                 target = f"127.0.0.1:{kport}"
                 eight = asyncio.ensure_future(sipp.run_sipp(target, hold, calls=8, limit=8, rate=8, timeout_s=20))
-                await asyncio.sleep(1.6)
-                during = await kam.loads()
+                during = await _loaded(kam, 8)
                 ninth = await sipp.run_sipp(target, sipp.uac([], expect=503), timeout_s=10)
                 eight = await eight
                 await asyncio.sleep(0.5)
@@ -98,7 +103,7 @@ def test_the_proxy_refuses_callers_outside_the_allowed_networks():
         try:
             async with KamailioDispatcher(kport, [("127.0.0.1", ports[0])],
                                           allowed_networks=("127.0.0.1/32",)) as kam:
-                await asyncio.sleep(1.2)
+                await _all_up(kam)
                 target = f"127.0.0.1:{kport}"
                 outsider = await sipp.run_sipp(target, sipp.uac([], expect=403), local_ip="127.0.0.2", timeout_s=10)
                 insider = await sipp.run_sipp(target, sipp.uac([sipp.pause(200)], proxy=True), timeout_s=10)
@@ -110,3 +115,60 @@ def test_the_proxy_refuses_callers_outside_the_allowed_networks():
     assert outsider.ok, outsider.errors or outsider.out
     assert insider.ok, insider.errors or insider.out
     assert [load for _, load in loads.values()] == [0]
+
+
+async def _all_up(kam: KamailioDispatcher, timeout: float = 15.0) -> dict[str, tuple[str, int]]:
+    """Kamailio's view once every worker answered its OPTIONS ping."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        states = await kam.loads()
+        if len(states) == len(kam.workers) and all(flags.startswith("A") for flags, _ in states.values()):
+            return states
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"workers not up after {timeout:.0f} s: {states}")
+
+
+RESPONDER = [sys.executable, "-m", "telephony.responder", "--hangup-after", "30"]
+
+
+def test_a_site_on_another_address_serves_calls_there():
+    """`serve --workers` on an address other than 127.0.0.1: workers bind it too and the proxy finds them."""
+    host = "127.0.0.2"
+    hold = sipp.uac([sipp.pause(800)], sipp.sdp({0: "PCMU/8000"}), proxy=True)
+
+    async def scenario():
+        async with Site(sipp.free_port(host), 2, RESPONDER + worker_args(host), host=host) as site:
+            for p in site.worker_ports:
+                await wait_answering(p, host)
+            states = await _all_up(site.kam)
+            calls = await sipp.run_sipp(f"{host}:{site.port}", hold, calls=2, limit=2, timeout_s=20)
+            return states, calls
+
+    states, calls = run(scenario(), 60)
+    assert all(uri.startswith(f"sip:{host}:") for uri in states), states
+    assert calls.ok, calls.errors or calls.out
+
+
+def test_a_worker_that_dies_stops_the_site_with_an_error():
+    async def scenario():
+        async with Site(sipp.free_port(), 2, RESPONDER + worker_args("127.0.0.1")) as site:
+            for p in site.worker_ports:
+                await wait_answering(p)
+            site.workers[0].kill()
+            with pytest.raises(SipStartError, match=f"port {site.worker_ports[0]} exited"):
+                await asyncio.wait_for(site.wait(asyncio.Event()), 10)
+            return [w.returncode for w in site.workers]
+
+    run(scenario(), 60)
+
+
+async def _loaded(kam: KamailioDispatcher, calls: int, timeout: float = 10.0) -> dict[str, tuple[str, int]]:
+    """Kamailio's view once it counts `calls` calls in progress (or at the deadline)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    states = await kam.loads()
+    while sum(load for _, load in states.values()) < calls and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+        states = await kam.loads()
+    return states

@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--transport", default="udp", choices=("udp", "tcp", "tls"))
     ap.add_argument("--tls-cert", help="certificate for --transport tls")
     ap.add_argument("--tls-key", help="private key for --transport tls")
+    ap.add_argument("--tls-ca", help="CA bundle: verify the far end's certificate (and show ours)")
     ap.add_argument("--allow", default="127.0.0.0/8", help="comma-separated CIDRs allowed to call us")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer / a call")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                               args.tail, args.max_duration)
         settings = SipSettings(bind=args.bind, port=args.port, transport=args.transport, username=args.from_user,
                                allowed_networks=tuple(args.allow.split(",")), tls_cert=args.tls_cert,
-                               tls_key=args.tls_key, log_level=0)
+                               tls_key=args.tls_key, tls_ca=args.tls_ca, log_level=0)
         results = asyncio.run(run_caller(settings, script, args.uri, args.timeout))
     except (AudioFileError, SipConfigError, SipStartError, ValueError, CallFailed) as e:
         print(f"error: {e}", file=sys.stderr)

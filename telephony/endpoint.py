@@ -227,6 +227,10 @@ class SipEndpoint:
         if s.transport == "tls":
             tcfg.tlsConfig.certFile = s.tls_cert
             tcfg.tlsConfig.privKeyFile = s.tls_key
+            if s.tls_ca:  # mutual TLS: both ends show a certificate the CA signed, or no handshake
+                tcfg.tlsConfig.CaListFile = s.tls_ca
+                tcfg.tlsConfig.verifyServer = tcfg.tlsConfig.verifyClient = True
+                tcfg.tlsConfig.requireClientCert = True
         try:
             tid = self.ep.transportCreate(_TRANSPORT_TYPES[s.transport], tcfg)
         except pj.Error as e:

@@ -54,6 +54,9 @@ class SipSettings:
     record_dir: str | None = None  # created if missing; stored as an absolute path
     tls_cert: str | None = None
     tls_key: str | None = None
+    # CA bundle (PEM). Set: TLS peers must present a certificate it signed, callers and called parties alike
+    # (mutual TLS, as a SIP trunk does it). Unset: TLS encrypts but does not check who is at the other end.
+    tls_ca: str | None = None
     codecs: tuple[str, ...] = SUPPORTED_CODECS
     user_agent: str = "voicebot"
     log_level: int = 1  # pjsip's own log level routed to logging ("pjsip"); 0 = silent, 5 = SIP messages
@@ -68,6 +71,9 @@ class SipSettings:
             if not f.init:
                 continue
             kinds, value = _kinds(str(f.type)), getattr(self, f.name)
+            if value == "" and type(None) in kinds:  # `record_dir = ""` in a TOML file means "not set"
+                object.__setattr__(self, f.name, None)
+                continue
             if not isinstance(value, kinds) or isinstance(value, bool):
                 raise SipConfigError(f"{f.name}: {value!r} should be {_KIND_NAMES.get(kinds, kinds)}")
         try:
@@ -82,11 +88,11 @@ class SipSettings:
         if self.transport not in TRANSPORTS:
             raise SipConfigError(f"transport: {self.transport!r} is not one of {', '.join(TRANSPORTS)}")
         if self.transport == "tls":
-            for name in ("tls_cert", "tls_key"):
+            for name in ("tls_cert", "tls_key", "tls_ca"):
                 path = getattr(self, name)
-                if not path:
+                if not path and name != "tls_ca":
                     raise SipConfigError(f"{name}: required for transport 'tls'")
-                if not Path(path).is_file():
+                if path and not Path(path).is_file():
                     raise SipConfigError(f"{name}: {path}: no such file")
         if self.registrar:
             check_uri(self.registrar, "registrar")

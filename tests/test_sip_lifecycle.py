@@ -166,6 +166,55 @@ def test_tls_call_between_two_processes(tmp_path):
     assert responder.calls[0].energetic_frames() > 40
 
 
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def _signed_cert(tmp_path, name: str, ca: tuple) -> tuple:
+    """A key and a certificate for 127.0.0.1 signed by `ca` (cert, key)."""
+    key, csr, cert, ext = (tmp_path / f"{name}.{x}" for x in ("key", "csr", "pem", "ext"))
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(csr))
+    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]), "-CAcreateserial",
+             "-days", "2", "-extfile", str(ext), "-out", str(cert))
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_mutual_tls_admits_only_certificates_the_ca_signed(tmp_path):
+    ca = tmp_path / "ca.pem", tmp_path / "ca.key"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=voicebot test CA",
+             "-keyout", str(ca[1]), "-out", str(ca[0]))
+    server_cert, server_key = _signed_cert(tmp_path, "server", ca)
+    good_cert, good_key = _signed_cert(tmp_path, "good", ca)
+    rogue_cert, rogue_key = tmp_path / "rogue.pem", tmp_path / "rogue.key"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+             "-keyout", str(rogue_key), "-out", str(rogue_cert))
+    sf.write(str(tmp_path / "says.wav"), voice_like(1.0), 8000, subtype="PCM_16")
+    responder = Responder(greeting=tone(seconds=1.0))
+
+    async def scenario():
+        settings = SipSettings(port=0, transport="tls", tls_cert=str(server_cert), tls_key=str(server_key),
+                               tls_ca=str(ca[0]))
+        async with SipServer(settings, responder) as server:
+            def caller(cert, key) -> CallerProcess:
+                return CallerProcess(server.uri, "--transport", "tls", "--tls-cert", str(cert), "--tls-key",
+                                     str(key), "--tls-ca", str(ca[0]), "--play", str(tmp_path / "says.wav"),
+                                     "--tail", "0.3", "--timeout", "10")
+
+            async with caller(rogue_cert, rogue_key) as rogue:
+                _, err = await asyncio.wait_for(rogue.proc.communicate(), 30)
+            refused = (rogue.proc.returncode, len(responder.calls))
+            async with caller(good_cert, good_key) as good:
+                summary = await good.result()
+            await asyncio.wait_for(responder.finished.wait(), 5)
+        return refused, err.decode(errors="replace"), summary
+
+    (rogue_rc, calls_before), rogue_err, summary = run(scenario())
+    assert rogue_rc != 0 and calls_before == 0, rogue_err  # no handshake, no call
+    assert summary["legs"][0]["heard_rms"] > 300  # the CA-signed caller got through and heard the bot
+
+
 def test_outgoing_call_failures_are_reported_not_raised_raw():
     busy = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="busy">

@@ -27,6 +27,7 @@ from telephony.uri import check_uri, uri_user
         ({"transport": "sctp"}, "transport"),
         ({"transport": "tls"}, "tls_cert"),
         ({"transport": "tls", "tls_cert": "/nonexistent.pem", "tls_key": "/nonexistent.key"}, "tls_cert"),
+        ({"transport": "tls", "tls_cert": __file__, "tls_key": __file__, "tls_ca": "/nonexistent.pem"}, "tls_ca"),
         ({"registrar": "pbx.example.com", "username": "u", "password": "p"}, "registrar"),
         ({"registrar": "sip:", "username": "u", "password": "p"}, "registrar"),
         ({"registrar": "sip:pbx example.com", "username": "u", "password": "p"}, "registrar"),
@@ -236,3 +237,17 @@ def test_name_servers_come_from_resolv_conf(tmp_path):
                     "nameserver 10.0.0.3 \noptions ndots:2\n")
     assert nameservers(conf) == ["10.0.0.2", "10.0.0.3"]
     assert nameservers(tmp_path / "missing") == []
+
+
+def test_the_readme_sample_config_records_nothing_and_registers_nowhere(tmp_path):
+    """The README's `voicebot.toml` sample, as an operator copies it: empty strings mean "not set"."""
+    from voicebot.config import load_settings
+    from voicebot.phone import sip_settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    sample = re.search(r"```toml\n(.*?)```", readme, re.S)
+    assert sample, "the README lost its configuration sample"
+    (tmp_path / "voicebot.toml").write_text(sample.group(1))
+    sip = sip_settings(load_settings(str(tmp_path / "voicebot.toml")))
+    assert sip.record_dir is None and sip.registrar is None and sip.tls_ca is None
+    assert (sip.bind, sip.port, sip.transport) == ("127.0.0.1", 5060, "udp")

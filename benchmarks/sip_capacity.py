@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,7 +40,7 @@ from bot_sip_support import (  # noqa: E402 - the shared test code lives under t
     rtp_streams,
     talk_scenario,
 )
-from sip_voice_latency import late_frames, pct, wire_turns  # noqa: E402
+from sip_voice_latency import late_frames, pct, wire_turns, work_dir  # noqa: E402
 
 from telephony import sipp  # noqa: E402
 
@@ -126,11 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--fixture {args.fixture!r}: no such fixture in {FIXTURES}")
     if not args.config_list or any(len(c) != 2 or min(c) < 1 or c[1] > 4 * c[0] for c in args.config_list):
         ap.error(f"--configs {args.configs!r}: WORKERSxCALLS with 1 <= CALLS <= 4 x WORKERS (4 calls per worker)")
-    if not args.keep:
-        with tempfile.TemporaryDirectory(prefix="sip-capacity-") as tmp:
-            return measure(args, Path(tmp))
-    Path(args.keep).mkdir(parents=True, exist_ok=True)
-    return measure(args, Path(args.keep))
+    with work_dir(args.keep, "sip-capacity-") as work:
+        return measure(args, work)
 
 
 def measure(args: argparse.Namespace, work: Path) -> int:

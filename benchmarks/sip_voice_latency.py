@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,11 +138,19 @@ def main(argv: list[str] | None = None) -> int:
     missing = [n for n in args.names if not (FIXTURES / f"{n}.wav").is_file()]
     if missing or not args.names:
         ap.error(f"--fixtures: no such fixture in {FIXTURES}: {', '.join(missing) or '(none given)'}")
-    if not args.keep:
-        with tempfile.TemporaryDirectory(prefix="sip-latency-") as tmp:
-            return measure(args, Path(tmp))
-    Path(args.keep).mkdir(parents=True, exist_ok=True)
-    return measure(args, Path(args.keep))
+    with work_dir(args.keep, "sip-latency-") as work:
+        return measure(args, work)
+
+
+@contextlib.contextmanager
+def work_dir(keep: str | None, prefix: str) -> Iterator[Path]:
+    """`keep` (created, left behind for a look at the captures), else a temporary folder."""
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        yield Path(keep)
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
 
 
 def measure(args: argparse.Namespace, work: Path) -> int:

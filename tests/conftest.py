@@ -9,6 +9,7 @@ import pytest
 
 from crm_store import CrmStore
 from crm_store.demo import load_demo
+from dialogue import DialogueManager
 
 
 @pytest.fixture(scope="module")
@@ -28,3 +29,9 @@ def speech() -> np.ndarray:
     from voicebot.pcm import resample
 
     return resample(Hibari()("Hello, I would like to know where my order is, please."), 24000, 16000)
+
+
+@pytest.fixture(scope="module")
+def manager(store: CrmStore) -> DialogueManager:
+    """The dialogue manager on the module's CRM, with a transfer target set."""
+    return DialogueManager(store, transfer_target="sip:agents@127.0.0.1")
